@@ -1,0 +1,69 @@
+/**
+ * @module The HTTP application: middleware, routes and the one error renderer.
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { logger } from "../log/logger.ts";
+import type { AppEnv, Services } from "./context.ts";
+import { AppError, ErrorCode } from "./errors.ts";
+import { requestLog } from "./middleware/request-log.ts";
+import { adminUserRoutes } from "./routes/admin-users.ts";
+import { deviceEnrollRoutes } from "./routes/device-enroll.ts";
+import { deviceRoutes } from "./routes/devices.ts";
+import { infoRoutes } from "./routes/info.ts";
+import { installRoutes } from "./routes/install.ts";
+import { loginRoutes } from "./routes/login.ts";
+import { nameServerRoutes } from "./routes/nameserver.ts";
+import { policyRoutes } from "./routes/policy.ts";
+
+/** The largest request body accepted, in bytes. A CA import with its chain fits easily. */
+export const maxBodyBytes = 64 * 1024;
+
+const log = logger("http");
+
+/** Builds the application with all routes mounted. */
+export function createApp(services: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(requestLog());
+  app.use(
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new AppError(413, "body_too_large", `the request body is larger than ${maxBodyBytes} bytes`);
+      },
+    }),
+  );
+  for (const routes of [
+    infoRoutes,
+    installRoutes,
+    loginRoutes,
+    deviceEnrollRoutes,
+    deviceRoutes,
+    policyRoutes,
+    nameServerRoutes,
+    adminUserRoutes,
+  ]) {
+    app.route("/", routes(services));
+  }
+  app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError(renderError);
+  return app;
+}
+
+/** Turns any thrown error into a JSON response; unexpected errors are logged and become 500. */
+export function renderError(error: Error, c: Context<AppEnv>): Response {
+  const requestId = c.get("requestId");
+  if (error instanceof AppError) {
+    c.get("logFields").error = error.code;
+    if (error.status >= 500 && error.cause) log.error({ err: error.cause, request_id: requestId }, error.message);
+    const body: Record<string, unknown> = { error: error.code, message: error.message, requestId };
+    if (error.details !== undefined) body.details = error.details;
+    return c.json(body, error.status);
+  }
+  if (error instanceof HTTPException && error.status < 500) {
+    return c.json({ error: "invalid_request", message: error.message, requestId }, error.status);
+  }
+  log.error({ err: error, request_id: requestId }, "unhandled error");
+  return c.json({ error: "internal_error", message: ErrorCode.internal_error, requestId }, 500);
+}

@@ -1,0 +1,121 @@
+/**
+ * @module The runtime adapter: an HTTPS listener that requests, without requiring, a TLS client
+ * certificate and hands the peer chain to the app.
+ *
+ * Bun's own `Bun.serve` and its `node:https` do not expose the client certificate to handlers
+ * (Bun 1.4.4); a `node:tls` server that passes each socket to a `node:http` server does, under
+ * Bun and Deno alike. Everything runtime-specific about serving lives in this file.
+ */
+import { getRequestListener } from "@hono/node-server";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createTlsServer, type PeerCertificate, type TLSSocket } from "node:tls";
+import type { Bindings } from "../api/context.ts";
+
+/** TLS certificate chain and unencrypted private key, both PEM. */
+export interface TlsCredentials {
+  certPem: string;
+  keyPem: string;
+}
+
+/** A running listener. */
+export interface Listener {
+  url: string;
+  /** Swaps the TLS certificate for new connections; open connections keep theirs. */
+  updateCredentials(credentials: TlsCredentials): void;
+  /** Stops accepting connections and waits for open requests, at most `graceMs`. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Error raised when the listener cannot bind. */
+export class ListenError extends Error {
+  override name = "ListenError";
+}
+
+/** Starts serving `fetch` over HTTPS on host:port; resolves once the port is bound. */
+export function listenTls(options: {
+  host: string;
+  port: number;
+  credentials: TlsCredentials;
+  fetch: (request: Request, bindings: Bindings) => Response | Promise<Response>;
+}): Promise<Listener> {
+  const listener = getRequestListener((request, env) => {
+    const socket = (env as { incoming: { socket: TLSSocket } }).incoming.socket;
+    return options.fetch(request, {
+      peerCertificates: peerChain(socket),
+      remoteAddress: socket.remoteAddress,
+    });
+  });
+  const http = createHttpServer((incoming, outgoing) => {
+    incoming.url = collapseSlashes(incoming.url ?? "/");
+    return listener(incoming, outgoing);
+  });
+  const tls = createTlsServer(
+    {
+      cert: options.credentials.certPem,
+      key: options.credentials.keyPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: "TLSv1.2",
+    },
+    (socket) => http.emit("connection", socket),
+  );
+  tls.on("tlsClientError", () => undefined);
+  return new Promise((resolve, reject) => {
+    tls.once("error", (error: NodeJS.ErrnoException) => {
+      const address = `${options.host}:${options.port}`;
+      const reason = error.code === "EADDRINUSE" ? "the address is already in use" : error.message;
+      reject(new ListenError(`cannot listen on ${address}: ${reason}`));
+    });
+    tls.listen(options.port, options.host, () => {
+      const bound = tls.address();
+      const port = typeof bound === "object" && bound ? bound.port : options.port;
+      const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+      resolve({
+        url: `https://${host}:${port}`,
+        updateCredentials: (credentials) => tls.setSecureContext({ cert: credentials.certPem, key: credentials.keyPem }),
+        close: (graceMs = 10_000) => closeServers(tls, http, graceMs),
+      });
+    });
+  });
+}
+
+/**
+ * Collapses repeated slashes in the path of a request target, so `//api/...` (a manager URL
+ * typed with a trailing slash) reaches the same route as `/api/...`. The query is left alone.
+ */
+export function collapseSlashes(target: string): string {
+  const query = target.indexOf("?");
+  const path = query < 0 ? target : target.slice(0, query);
+  return path.replace(/\/{2,}/g, "/") + (query < 0 ? "" : target.slice(query));
+}
+
+/** Returns the peer chain as DER, leaf first, or [] when the client sent no certificate. */
+function peerChain(socket: TLSSocket): Uint8Array[] {
+  const chain: Uint8Array[] = [];
+  let certificate: PeerCertificate | undefined = socket.getPeerCertificate?.(true) as PeerCertificate | undefined;
+  while (certificate?.raw && chain.length < 8) {
+    chain.push(new Uint8Array(certificate.raw));
+    const issuer = (certificate as PeerCertificate & { issuerCertificate?: PeerCertificate }).issuerCertificate;
+    if (!issuer || issuer === certificate || issuer.raw?.equals(certificate.raw)) break;
+    certificate = issuer;
+  }
+  return chain;
+}
+
+function closeServers(
+  tls: ReturnType<typeof createTlsServer>,
+  http: ReturnType<typeof createHttpServer>,
+  graceMs: number,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      http.closeAllConnections?.();
+      resolve();
+    }, graceMs);
+    http.closeIdleConnections?.();
+    tls.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
