@@ -14,7 +14,8 @@ echo "== build dist/jams"
 "$bin/bun" packaging/build.ts || exit 1
 
 echo "== bun test"
-"$bin/bun" test "$@" 2>&1 | tee test-output/bun-test.log
+# Tests that start jamid and dhtnode set their own timeouts; 60 s is the ceiling for the rest.
+"$bin/bun" test --timeout 60000 "$@" 2>&1 | tee test-output/bun-test.log
 status=${PIPESTATUS[0]}
 
 passed=$(grep -Eo '^ *[0-9]+ pass$' test-output/bun-test.log | tail -1 | tr -dc '0-9')

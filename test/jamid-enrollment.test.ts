@@ -1,0 +1,252 @@
+/**
+ * The real Jami client against the built single executable: `dist/jams setup`, `user add` and
+ * `serve` with a TLS certificate jamid trusts through SSL_CERT_FILE, a private D-Bus bus, and a
+ * loopback dhtnode as the account's bootstrap (without a DHT peer jamid never leaves TRYING).
+ *
+ * Run `npm run build` first (`npm test` does); a missing binary fails the suite.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDbusDaemon, stopChildProcess, type DbusDaemon } from "./support/dbus.ts";
+import { startDhtNode, type DhtNode } from "./support/dhtnode.ts";
+import { NameLookupState, startJamid, type Jamid } from "./support/jamid.ts";
+import { userLogin, bearerGet } from "./support/jami-client.ts";
+
+const root = join(import.meta.dirname, "..");
+const jamsBinary = process.env.JAMS_BINARY ?? join(root, "dist/jams");
+const slow = 120_000;
+
+interface ServerLogLine {
+  msg: string;
+  path?: string;
+  method?: string;
+  status?: number;
+  device?: string;
+  [key: string]: unknown;
+}
+
+let folder: string;
+let port: number;
+let tlsCa: string;
+let server: ChildProcess;
+const serverLog: ServerLogLine[] = [];
+let bus: DbusDaemon;
+let dht: DhtNode;
+let jamid: Jamid;
+let aliceAccount: string;
+let aliceDeviceId: string;
+
+function run(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(jamsBinary, args, { cwd, encoding: "utf8" });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/** Makes a TLS root and a localhost server certificate with an SEC1 EC key, as certbot does. */
+function makeServerCertificate(dir: string): void {
+  const openssl = (args: string[]) => {
+    const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
+  };
+  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.crt",
+    "-subj", "/CN=Test TLS Root", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
+    "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key"]);
+  openssl(["req", "-new", "-key", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+  writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  openssl(["x509", "-req", "-in", "server.csr", "-CA", "root.crt", "-CAkey", "root.key", "-CAcreateserial",
+    "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
+  writeFileSync(join(dir, "fullchain.pem"), readFileSync(join(dir, "server.crt"), "utf8") + readFileSync(join(dir, "root.crt"), "utf8"));
+}
+
+function startServer(cwd: string): Promise<void> {
+  const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--cert", "fullchain.pem", "--key", "server.key", "--data-dir", "data"];
+  server = spawn(jamsBinary, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let pending = "";
+  let stderr = "";
+  server.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`jams serve did not log "ready" in 15 s; stderr: ${stderr}`)), 15_000);
+    server.once("exit", (code) => reject(new Error(`jams serve exited with ${code}: ${stderr}`)));
+    server.stdout!.on("data", (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        if (!line.startsWith("{")) continue;
+        const entry = JSON.parse(line) as ServerLogLine;
+        serverLog.push(entry);
+        if (entry.msg === "ready") {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    });
+  });
+}
+
+function requests(method: string, path: string): ServerLogLine[] {
+  return serverLog.filter((line) => line.msg === "request" && line.method === method && line.path === path);
+}
+
+/** The server's request log lines, one per line, for failure messages. */
+function requestSummary(): string {
+  return serverLog.map((line) => JSON.stringify(line)).join("\n");
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; server requests:\n${requestSummary()}`);
+    await Bun.sleep(200);
+  }
+}
+
+function jamsAccountDetails(username: string, password: string): Record<string, string> {
+  return {
+    "Account.type": "RING",
+    "Account.alias": username,
+    "Account.managerUri": `https://localhost:${port}`,
+    "Account.managerUsername": username,
+    "Account.archivePassword": password,
+    "Account.hostname": dht.address,
+    "Account.upnpEnabled": "false",
+    "TURN.enable": "false",
+    "STUN.enable": "false",
+    // Keeps any lookup before enrollment on loopback; enrollment replaces it with the server's.
+    "RingNS.uri": `https://127.0.0.1:${port}/api/nameserver`,
+  };
+}
+
+beforeAll(async () => {
+  if (!existsSync(jamsBinary)) throw new Error(`${jamsBinary} is missing: run npm run build first`);
+  folder = mkdtempSync(join(tmpdir(), "jams-jamid-"));
+  port = await freePort();
+  makeServerCertificate(folder);
+  tlsCa = readFileSync(join(folder, "root.crt"), "utf8");
+  // Stray files that a compiled Bun binary would read if autoloading were on.
+  writeFileSync(join(folder, ".env"), "JAMS_PORT=1\n");
+  writeFileSync(join(folder, "bunfig.toml"), 'preload = ["./missing.ts"]\n');
+  writeFileSync(join(folder, "admin.pw"), "admin password\n");
+  writeFileSync(join(folder, "alice.pw"), "alice: pässwörd\n");
+  writeFileSync(join(folder, "bob.pw"), "bob password\n");
+
+  const setup = run(["setup", "--data-dir", "data", "--admin-user", "admin", "--admin-password-file", "admin.pw",
+    "--ca-generate", "--ca-subject", "CN=CI Jami CA,O=CI", "--auth", "local",
+    "--server-domain", `https://localhost:${port}`], folder);
+  if (setup.status !== 0) throw new Error(`jams setup failed: ${setup.stderr}`);
+  for (const user of ["alice", "bob"]) {
+    const added = run(["user", "add", user, "--password-file", `${user}.pw`, "--data-dir", "data"], folder);
+    if (added.status !== 0) throw new Error(`jams user add ${user} failed: ${added.stderr}`);
+  }
+  await startServer(folder);
+
+  bus = await startDbusDaemon();
+  dht = await startDhtNode();
+  jamid = await startJamid({ busAddress: bus.address, env: { SSL_CERT_FILE: join(folder, "root.crt") } });
+}, slow);
+
+afterAll(async () => {
+  await jamid?.stop();
+  await dht?.stop();
+  await bus?.stop();
+  if (server) await stopChildProcess(server);
+  if (folder) rmSync(folder, { recursive: true, force: true });
+}, slow);
+
+describe("jamid with a local user", () => {
+  test("enrolls and reaches REGISTERED", async () => {
+    aliceAccount = await jamid.addAccount(jamsAccountDetails("alice", "alice: pässwörd"));
+    await jamid.waitForRegistrationStatus(aliceAccount, "REGISTERED", 60_000);
+    const details = await jamid.getAccountDetails(aliceAccount);
+    expect(details["Account.username"]).toMatch(/^[0-9a-f]{40}$/);
+    aliceDeviceId = (await jamid.getVolatileAccountDetails(aliceAccount))["Account.deviceID"] ?? "";
+    expect(aliceDeviceId).toMatch(/^[0-9a-f]{64}$/);
+    expect(requests("POST", "/api/auth/device").map((line) => line.status)).toEqual([200]);
+  }, slow);
+
+  test("stores the three-certificate chain", () => {
+    const chain = readFileSync(join(jamid.accountDir(aliceAccount), "ring_device.crt"), "utf8");
+    expect(chain.match(/-----BEGIN CERTIFICATE-----/g)?.length).toBe(3);
+  });
+
+  test("applies the server's name server", async () => {
+    const details = await jamid.getAccountDetails(aliceAccount);
+    expect(details["RingNS.uri"]).toBe(`https://localhost:${port}/api/nameserver`);
+  });
+
+  test("logs in with its device certificate", async () => {
+    const login = await waitFor("a device login", () =>
+      requests("POST", "/api/login").find((line) => line.status === 200 && line.device === aliceDeviceId),
+    );
+    expect(login.user).toBe("alice");
+  }, slow);
+
+  test("appears in the server's device list", async () => {
+    const login = await userLogin(`https://localhost:${port}`, tlsCa, "alice", "alice: pässwörd");
+    const token = (login.json as { access_token: string }).access_token;
+    const list = await bearerGet(`https://localhost:${port}`, tlsCa, token, "/api/auth/devices");
+    // jamid 13.7.0 names the device after the host, whatever Account.deviceName says.
+    const name = (await jamid.getAccountDetails(aliceAccount))["Account.deviceName"];
+    expect(list.json).toContainEqual({ deviceId: aliceDeviceId, alias: name, displayName: name, revoked: false });
+  });
+
+  test("finds its own name through our name server", async () => {
+    const accountId = (await jamid.getAccountDetails(aliceAccount))["Account.username"];
+    const found = await jamid.lookupName(aliceAccount, "", "alice");
+    expect(found.state).toBe(NameLookupState.found);
+    expect(found.address).toBe(accountId!);
+    const reverse = await jamid.lookupAddress(aliceAccount, "", accountId!);
+    expect(reverse.state).toBe(NameLookupState.found);
+    expect(reverse.name).toBe("alice");
+  }, slow);
+
+  test("stays REGISTERED after a restart without re-enrolling", async () => {
+    const enrollmentsBefore = requests("POST", "/api/auth/device").length;
+    await jamid.restart();
+    await jamid.waitForRegistrationStatus(aliceAccount, "REGISTERED", 60_000);
+    const volatile = await jamid.getVolatileAccountDetails(aliceAccount);
+    expect(volatile["Account.registrationStatus"]).toBe("REGISTERED");
+    expect(requests("POST", "/api/auth/device").length).toBe(enrollmentsBefore);
+    expect(await jamid.getAccountList()).toContain(aliceAccount);
+  }, slow);
+});
+
+describe("jamid with a wrong password", () => {
+  test("drops the new account after a 401", async () => {
+    const account = await jamid.addAccount(jamsAccountDetails("bob", "not bob's password"));
+    await jamid.waitForAccountRemoved(account, 30_000);
+    expect(await jamid.getAccountList()).not.toContain(account);
+    const refused = requests("POST", "/api/auth/device").filter((line) => line.status === 401);
+    expect(refused.length).toBe(1);
+  }, slow);
+});
+
+describe("the single executable", () => {
+  test("ignores .env and bunfig.toml in its directory", () => {
+    // The server bound the port given on the command line, not JAMS_PORT=1 from .env.
+    expect(serverLog.find((line) => line.msg === "ready")?.url).toBe(`https://127.0.0.1:${port}`);
+  });
+
+  test("reports its version and commit", () => {
+    const result = run(["--version"], folder);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^jams \d+\.\d+\.\d+ \([0-9a-f]{12}\)\n$/);
+  });
+});
