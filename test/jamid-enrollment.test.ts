@@ -198,6 +198,11 @@ describe("jamid with a local user", () => {
     expect(login.user).toBe("alice");
   }, slow);
 
+  test("syncs its contacts and device list", async () => {
+    await waitFor("a contacts sync", () => requests("POST", "/api/auth/contacts").find((line) => line.status === 200));
+    await waitFor("a device list read", () => requests("GET", "/api/auth/devices").find((line) => line.status === 200));
+  }, slow);
+
   test("appears in the server's device list", async () => {
     const login = await userLogin(`https://localhost:${port}`, tlsCa, "alice", "alice: pässwörd");
     const token = (login.json as { access_token: string }).access_token;

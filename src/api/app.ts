@@ -16,8 +16,9 @@ import { installRoutes } from "./routes/install.ts";
 import { loginRoutes } from "./routes/login.ts";
 import { nameServerRoutes } from "./routes/nameserver.ts";
 import { policyRoutes } from "./routes/policy.ts";
+import { maxSyncBodyBytes, syncPaths, syncRoutes } from "./routes/sync.ts";
 
-/** The largest request body accepted, in bytes. A CA import with its chain fits easily. */
+/** The largest request body accepted outside the sync routes, in bytes. A CA import fits easily. */
 export const maxBodyBytes = 64 * 1024;
 
 const log = logger("http");
@@ -26,14 +27,9 @@ const log = logger("http");
 export function createApp(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestLog());
-  app.use(
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new AppError(413, "body_too_large", `the request body is larger than ${maxBodyBytes} bytes`);
-      },
-    }),
-  );
+  const smallBodies = limitBody(maxBodyBytes);
+  const syncBodies = limitBody(maxSyncBodyBytes);
+  app.use((c, next) => (c.req.path in syncPaths ? syncBodies(c, next) : smallBodies(c, next)));
   for (const routes of [
     infoRoutes,
     installRoutes,
@@ -42,6 +38,7 @@ export function createApp(services: Services): Hono<AppEnv> {
     deviceRoutes,
     policyRoutes,
     nameServerRoutes,
+    syncRoutes,
     adminUserRoutes,
   ]) {
     app.route("/", routes(services));
@@ -49,6 +46,15 @@ export function createApp(services: Services): Hono<AppEnv> {
   app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError(renderError);
   return app;
+}
+
+function limitBody(maxSize: number) {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new AppError(413, "body_too_large", `the request body is larger than ${maxSize} bytes`);
+    },
+  });
 }
 
 /** Turns any thrown error into a JSON response; unexpected errors are logged and become 500. */

@@ -15,5 +15,11 @@ export const migrations: { tag: string; statements: string[] }[] = [
       "CREATE TABLE `users` (\n\t`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`username` text NOT NULL,\n\t`password_hash` text,\n\t`source` text DEFAULT 'local' NOT NULL,\n\t`role` text DEFAULT 'user' NOT NULL,\n\t`disabled` integer DEFAULT false NOT NULL,\n\t`display_name` text DEFAULT '' NOT NULL,\n\t`created_at` integer NOT NULL\n);",
       "CREATE UNIQUE INDEX `users_username_lower` ON `users` (lower(\"username\"));"
     ]
+  },
+  {
+    "tag": "0001_sync_items",
+    "statements": [
+      "CREATE TABLE `sync_items` (\n\t`user_id` integer NOT NULL,\n\t`kind` text NOT NULL,\n\t`key` text NOT NULL,\n\t`payload` text NOT NULL,\n\t`updated_at` integer NOT NULL,\n\tPRIMARY KEY(`user_id`, `kind`, `key`),\n\tFOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE no action\n);"
+    ]
   }
 ];

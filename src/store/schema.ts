@@ -5,7 +5,7 @@
  * Times are integer milliseconds since the epoch.
  */
 import { sql } from "drizzle-orm";
-import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Key-value store for installation settings, the setup step and server secrets (JSON values). */
 export const settings = sqliteTable("settings", {
@@ -88,6 +88,21 @@ export const certificates = sqliteTable(
     revocationReason: text("revocation_reason"),
   },
   (table) => [index("certificates_user").on(table.userId)],
+);
+
+/** Contacts, conversations and conversation requests that a user's devices sync through the server. */
+export const syncItems = sqliteTable(
+  "sync_items",
+  {
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id),
+    kind: text("kind", { enum: ["contact", "conversation", "conversationRequest"] }).notNull(),
+    key: text("key").notNull(),
+    payload: text("payload").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.kind, table.key] })],
 );
 
 export type UserRow = typeof users.$inferSelect;
