@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 bin=node_modules/.bin
 mkdir -p test-output
 
+echo "== system packages"
+bash test/install-system-packages.sh || exit 1
+
 echo "== type-check"
 "$bin/tsc" -p tsconfig.json --noEmit || exit 1
 
