@@ -43,7 +43,7 @@ export function createApp(services: Services): Hono<AppEnv> {
   ]) {
     app.route("/", routes(services));
   }
-  app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound((c) => renderError(new AppError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`), c));
   app.onError(renderError);
   return app;
 }

@@ -52,7 +52,7 @@ export async function enrollDevice(input: {
   await checkReply(chain, request.spki, receipt.deviceReceipt, receipt.receiptSignature);
 
   const name = cleanDeviceName(input.deviceName, known?.name);
-  await saveDevice(store, { user, deviceId, deviceShortId, name, issued, known });
+  await saveDevice(store, { user, deviceId, deviceShortId, name, issued });
   log.info(
     { user: user.username, accountId: account.accountId, deviceId, serial: issued.serial, renewed: Boolean(known) },
     known ? "re-enrolled device" : "enrolled device",
@@ -112,14 +112,16 @@ async function saveDevice(
     deviceShortId: string;
     name: string;
     issued: Awaited<ReturnType<typeof issueDeviceCertificate>>;
-    known: DeviceRow | undefined;
   },
 ): Promise<void> {
   const now = Date.now();
   const { issued } = input;
   const certificate = { certificatePem: issued.pem, serial: issued.serial, notAfter: issued.notAfter.getTime(), renewedAt: now };
   await store.write(async (tx) => {
-    if (input.known) {
+    // Checked again inside the transaction: another enrollment of this key may have won a race.
+    const current = (await tx.select().from(devices).where(eq(devices.deviceId, input.deviceId)).limit(1))[0];
+    checkKnownDevice(current, input.user);
+    if (current) {
       await tx.update(devices).set({ ...certificate, name: input.name }).where(eq(devices.deviceId, input.deviceId));
     } else {
       await tx.insert(devices).values({

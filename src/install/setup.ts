@@ -60,7 +60,12 @@ async function advance(tx: Transaction, current: SetupStep, next: SetupStep): Pr
 
 /** Step 1: creates the first administrator. */
 export async function createFirstAdmin(store: Store, tx: Transaction, username: unknown, password: unknown): Promise<UserRow> {
-  const step = await requireStep(tx, ["start"], "create the first administrator");
+  const step = await readSetupStep(tx);
+  if (step !== "start") {
+    // Another administrator won the race to start setup, or setup is complete.
+    if (step === "done") throw new AppError(404, "already_installed", undefined, { details: { installed: true } });
+    throw conflict("setup_in_progress", "setup was already started; sign in with the administrator created then");
+  }
   const admin = await createLocalUser(store, { username, password, role: "admin" }, tx);
   await advance(tx, step, "ca");
   return admin;
