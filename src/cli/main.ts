@@ -3,6 +3,7 @@ import { AppError } from "../api/errors.ts";
 import { ConfigError } from "../config/serve-config.ts";
 import { TlsFileError } from "../pki/tls-files.ts";
 import { ListenError } from "../runtime/tls-listener.ts";
+import { DataDirError } from "../store/database.ts";
 import { commit, version } from "../version.ts";
 import { runServe, runLauncherForm } from "./commands/serve.ts";
 import { runSetup } from "./commands/setup.ts";
@@ -58,7 +59,8 @@ function report(error: unknown): number {
     console.error(`jams: ${message}\nRun "jams --help" for usage.`);
     return 2;
   }
-  if (error instanceof ConfigError || error instanceof TlsFileError || error instanceof ListenError || error instanceof AppError) {
+  const known = [ConfigError, TlsFileError, ListenError, DataDirError, AppError];
+  if (known.some((type) => error instanceof type)) {
     console.error(`jams: ${message}`);
     return 1;
   }

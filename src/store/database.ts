@@ -24,10 +24,22 @@ export interface Store {
 
 const log = logger("store");
 
+/** The data directory cannot be created or used. */
+export class DataDirError extends Error {
+  override name = "DataDirError";
+}
+
 /** Creates the data directory (0700) if needed and returns its absolute path. */
 export function ensureDataDir(dataDir: string): string {
   const path = resolve(dataDir);
-  mkdirSync(path, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === "EEXIST" || code === "ENOTDIR" ? "it exists and is not a directory" : `cannot create it (${code ?? (error as Error).message})`;
+    throw new DataDirError(`data directory ${path}: ${reason}`);
+  }
+  if (!statSync(path).isDirectory()) throw new DataDirError(`data directory ${path}: it exists and is not a directory`);
   return path;
 }
 

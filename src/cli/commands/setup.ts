@@ -13,6 +13,7 @@ import {
 } from "../../install/setup.ts";
 import type { CaSubject } from "../../pki/certificates.ts";
 import { openStore } from "../../store/database.ts";
+import { checkUsername } from "../../users/users.ts";
 import { readSecretFile } from "../read-secret.ts";
 import { UsageError } from "../usage-error.ts";
 
@@ -40,6 +41,7 @@ export async function runSetup(args: string[], env: Record<string, string | unde
   if (!values["admin-user"]) throw new UsageError("setup needs --admin-user NAME");
   if (!values["admin-password-file"]) throw new UsageError("setup needs --admin-password-file FILE");
   if ((values.auth ?? "").toLowerCase() !== "local") throw new UsageError('setup needs --auth local (LDAP and AD come later)');
+  checkUsername(values["admin-user"]);
   const password = readSecretFile(values["admin-password-file"], "--admin-password-file");
   const settings = parseInstallSettings(
     dropUndefined({

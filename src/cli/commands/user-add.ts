@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { AppError } from "../../api/errors.ts";
 import { loadServeConfig } from "../../config/serve-config.ts";
 import { openStore } from "../../store/database.ts";
-import { createLocalUser } from "../../users/users.ts";
+import { checkUsername, createLocalUser } from "../../users/users.ts";
 import { readSecretFile } from "../read-secret.ts";
 import { UsageError } from "../usage-error.ts";
 
@@ -20,6 +20,7 @@ export async function runUserAdd(args: string[], env: Record<string, string | un
   });
   if (positionals.length !== 1) throw new UsageError("user add takes exactly one NAME");
   if (!values["password-file"]) throw new UsageError("user add needs --password-file FILE");
+  checkUsername(positionals[0]);
   const password = readSecretFile(values["password-file"], "--password-file");
   const config = loadServeConfig({ flags: { dataDir: values["data-dir"] }, configFile: values.config, env });
   const store = await openStore(config.dataDir);
