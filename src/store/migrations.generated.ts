@@ -21,5 +21,11 @@ export const migrations: { tag: string; statements: string[] }[] = [
     "statements": [
       "CREATE TABLE `sync_items` (\n\t`user_id` integer NOT NULL,\n\t`kind` text NOT NULL,\n\t`key` text NOT NULL,\n\t`payload` text NOT NULL,\n\t`updated_at` integer NOT NULL,\n\tPRIMARY KEY(`user_id`, `kind`, `key`),\n\tFOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE no action\n);"
     ]
+  },
+  {
+    "tag": "0002_user_revocation",
+    "statements": [
+      "ALTER TABLE `users` ADD `revoked_at` integer;"
+    ]
   }
 ];

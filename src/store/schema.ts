@@ -29,9 +29,11 @@ export const users = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     username: text("username").notNull(),
     passwordHash: text("password_hash"),
-    source: text("source", { enum: ["local"] }).notNull().default("local"),
+    source: text("source", { enum: ["local", "ldap", "ad"] }).notNull().default("local"),
     role: text("role", { enum: ["user", "admin"] }).notNull().default("user"),
     disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
+    /** Set when an admin revoked the user: the account certificate and every device are revoked. */
+    revokedAt: integer("revoked_at"),
     displayName: text("display_name").notNull().default(""),
     createdAt: integer("created_at").notNull(),
   },

@@ -1,0 +1,1 @@
+ALTER TABLE `users` ADD `revoked_at` integer;
