@@ -3,7 +3,8 @@
  * `serve` with a TLS certificate jamid trusts through SSL_CERT_FILE, a private D-Bus bus, and a
  * loopback dhtnode as the account's bootstrap (without a DHT peer jamid never leaves TRYING).
  *
- * Run `npm run build` first (`npm test` does); a missing binary fails the suite.
+ * Run `npm run build` first (`npm test` does); a missing binary fails the suite. With
+ * JAMS_SERVER_RUNTIME=deno the same sources run under Deno instead of the binary.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -14,10 +15,16 @@ import { join } from "node:path";
 import { startDbusDaemon, stopChildProcess, type DbusDaemon } from "./support/dbus.ts";
 import { startDhtNode, type DhtNode } from "./support/dhtnode.ts";
 import { NameLookupState, startJamid, type Jamid } from "./support/jamid.ts";
-import { userLogin, bearerGet } from "./support/jami-client.ts";
+import { bearerDelete, bearerGet, userLogin } from "./support/jami-client.ts";
 
 const root = join(import.meta.dirname, "..");
-const jamsBinary = process.env.JAMS_BINARY ?? join(root, "dist/jams");
+const jamsBinary = join(root, "dist/jams");
+const runtime = process.env.JAMS_SERVER_RUNTIME ?? "binary";
+/** The command that runs `jams`: the built binary, or the sources under Deno. */
+const jamsCommand: string[] =
+  runtime === "deno"
+    ? [join(root, "node_modules/.bin/deno"), "run", "-A", "--node-modules-dir=manual", join(root, "src/main.ts")]
+    : [jamsBinary];
 const slow = 120_000;
 
 interface ServerLogLine {
@@ -41,7 +48,8 @@ let aliceAccount: string;
 let aliceDeviceId: string;
 
 function run(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(jamsBinary, args, { cwd, encoding: "utf8" });
+  const [command, ...prefix] = jamsCommand as [string, ...string[]];
+  const result = spawnSync(command, [...prefix, ...args], { cwd, encoding: "utf8" });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -75,7 +83,8 @@ function makeServerCertificate(dir: string): void {
 
 function startServer(cwd: string): Promise<void> {
   const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--cert", "fullchain.pem", "--key", "server.key", "--data-dir", "data"];
-  server = spawn(jamsBinary, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const [command, ...prefix] = jamsCommand as [string, ...string[]];
+  server = spawn(command, [...prefix, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
   let pending = "";
   let stderr = "";
   server.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -135,7 +144,7 @@ function jamsAccountDetails(username: string, password: string): Record<string, 
 }
 
 beforeAll(async () => {
-  if (!existsSync(jamsBinary)) throw new Error(`${jamsBinary} is missing: run npm run build first`);
+  if (!existsSync(jamsCommand[0]!)) throw new Error(`${jamsCommand[0]} is missing: run npm install and npm run build first`);
   folder = mkdtempSync(join(tmpdir(), "jams-jamid-"));
   port = await freePort();
   makeServerCertificate(folder);
@@ -243,7 +252,44 @@ describe("jamid with a wrong password", () => {
   }, slow);
 });
 
-describe("the single executable", () => {
+describe("jamid with a revoked device", () => {
+  let revokedAtLogLine = 0;
+
+  test("is refused with 401 at its next login", async () => {
+    const base = `https://localhost:${port}`;
+    const login = await userLogin(base, tlsCa, "alice", "alice: pässwörd");
+    const token = (login.json as { access_token: string }).access_token;
+    const revoked = await bearerDelete(base, tlsCa, token, `/api/auth/device/${aliceDeviceId}`);
+    expect(revoked.status).toBe(200);
+
+    // jamid makes a device login at every start, to fetch its policy.
+    const refusedBefore = requests("POST", "/api/login").filter((line) => line.status === 401).length;
+    await jamid.restart();
+    const refusal = await waitFor("a refused device login", () =>
+      requests("POST", "/api/login").filter((line) => line.status === 401)[refusedBefore],
+    );
+    expect(refusal.error).toBe("device_revoked");
+    revokedAtLogLine = serverLog.indexOf(refusal);
+  }, slow);
+
+  test("jamid 13.7.0 keeps its identity after the 401", async () => {
+    // Daemons since March 2024 delete the identity on this 401 and ask for the password
+    // (ERROR_NEED_MIGRATION). Debian's jamid 13.7.0 (February 2023) predates that: it logs the
+    // refused login and stays REGISTERED on the DHT, while the server refuses all its calls.
+    await Bun.sleep(2000);
+    const status = (await jamid.getVolatileAccountDetails(aliceAccount))["Account.registrationStatus"];
+    console.log(`jamid 13.7.0 registration status after device revocation: ${status}`);
+    expect(status).toBe("REGISTERED");
+    expect(existsSync(join(jamid.accountDir(aliceAccount), "ring_device.key"))).toBe(true);
+    const grantedSince = serverLog
+      .slice(revokedAtLogLine)
+      .filter((line) => line.msg === "request" && line.status === 200 && line.device === aliceDeviceId);
+    expect(grantedSince).toEqual([]);
+  }, slow);
+});
+
+// Only the compiled binary has autoloading and a build commit to check.
+if (runtime === "binary") describe("the single executable", () => {
   test("ignores .env and bunfig.toml in its directory", () => {
     // The server bound the port given on the command line, not JAMS_PORT=1 from .env.
     expect(serverLog.find((line) => line.msg === "ready")?.url).toBe(`https://127.0.0.1:${port}`);

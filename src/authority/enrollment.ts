@@ -14,6 +14,7 @@ import type { Store } from "../store/database.ts";
 import { certificates, devices, type DeviceRow, type UserRow } from "../store/schema.ts";
 import { ensureAccount } from "./accounts.ts";
 import { signDeviceReceipt } from "./receipt.ts";
+import { revocationUrlsFor } from "./revocation-urls.ts";
 import { assertReplyUsable } from "./reply-check.ts";
 
 const log = logger("enrollment");
@@ -32,16 +33,24 @@ export async function enrollDevice(input: {
   user: UserRow;
   csr: unknown;
   deviceName: unknown;
+  /** The user's photo from the directory, as base64; sent as `userPhoto`. */
+  photo?: string;
+  /** Network account settings for the device (DHT bootstrap, TURN), from the supervisor. */
+  networkSettings?: (deviceId: string) => Record<string, string>;
+  /** The clock, for tests of expiry; defaults to now. */
+  now?: Date;
 }): Promise<EnrollmentReply> {
   const { store, ca, settings, user } = input;
+  const now = input.now ?? new Date();
   const request = await readDeviceCsr(input.csr);
   const deviceId = longId(request.spki);
   const deviceShortId = shortId(request.spki);
   const known = (await store.db.select().from(devices).where(eq(devices.deviceId, deviceId)).limit(1))[0];
   checkKnownDevice(known, user);
 
-  const account = await ensureAccount(store, ca, user, settings.userLifetime);
-  const issued = await issueDeviceCertificate(account, request.spki, settings.deviceLifetime);
+  const account = await ensureAccount(store, ca, user, settings, now);
+  const urls = revocationUrlsFor(settings, account.accountId);
+  const issued = await issueDeviceCertificate(account, request.spki, settings.deviceLifetime, now, urls);
   const receipt = await signDeviceReceipt({
     accountKey: account.key,
     accountId: account.accountId,
@@ -52,7 +61,7 @@ export async function enrollDevice(input: {
   await checkReply(chain, request.spki, receipt.deviceReceipt, receipt.receiptSignature);
 
   const name = cleanDeviceName(input.deviceName, known?.name);
-  await saveDevice(store, { user, deviceId, deviceShortId, name, issued });
+  await saveDevice(store, { user, deviceId, deviceShortId, name, issued, now: now.getTime() });
   log.info(
     { user: user.username, accountId: account.accountId, deviceId, serial: issued.serial, renewed: Boolean(known) },
     known ? "re-enrolled device" : "enrolled device",
@@ -64,6 +73,8 @@ export async function enrollDevice(input: {
     nameServer: nameServerFor(settings),
   };
   if (user.displayName) reply["Account.displayName"] = user.displayName;
+  if (input.photo) reply.userPhoto = input.photo;
+  Object.assign(reply, input.networkSettings?.(deviceId));
   return reply;
 }
 
@@ -112,9 +123,10 @@ async function saveDevice(
     deviceShortId: string;
     name: string;
     issued: Awaited<ReturnType<typeof issueDeviceCertificate>>;
+    now: number;
   },
 ): Promise<void> {
-  const now = Date.now();
+  const now = input.now;
   const { issued } = input;
   const certificate = { certificatePem: issued.pem, serial: issued.serial, notAfter: issued.notAfter.getTime(), renewedAt: now };
   await store.write(async (tx) => {

@@ -69,6 +69,19 @@ export async function createCaCertificate(
   return issued(certificate, serial, notAfter);
 }
 
+/** Where relying parties check a certificate's revocation status. */
+export interface RevocationUrls {
+  /** URL of the CRL of the certificate's issuer. */
+  crl: string;
+  /** URL of the OCSP responder. */
+  ocsp: string;
+}
+
+function revocationExtensions(urls: RevocationUrls | undefined): x509.Extension[] {
+  if (!urls) return [];
+  return [new x509.CRLDistributionPointsExtension([urls.crl]), new x509.AuthorityInfoAccessExtension({ ocsp: urls.ocsp })];
+}
+
 /** Issues an account certificate: a CA named `CN=<username>, UID=<account id>`. */
 export async function issueAccountCertificate(
   ca: Issuer,
@@ -76,6 +89,7 @@ export async function issueAccountCertificate(
   username: string,
   lifetimeMs: number,
   now = new Date(),
+  urls?: RevocationUrls,
 ): Promise<IssuedCertificate> {
   const publicKey = await importPublicKey({ spki: accountSpki, algorithm: "rsa" });
   const subject: x509.JsonName = [{ CN: [username] }, { [uidOid]: [shortId(accountSpki)] }];
@@ -83,6 +97,7 @@ export async function issueAccountCertificate(
   return issue(ca, publicKey, subject, lifetimeMs, now, [
     new x509.BasicConstraintsExtension(true, undefined, true),
     new x509.KeyUsagesExtension(usages, true),
+    ...revocationExtensions(urls),
   ]);
 }
 
@@ -92,6 +107,7 @@ export async function issueDeviceCertificate(
   deviceSpki: Bytes,
   lifetimeMs: number,
   now = new Date(),
+  urls?: RevocationUrls,
 ): Promise<IssuedCertificate> {
   const publicKey = await importPublicKey({ spki: deviceSpki, algorithm: "rsa" });
   const subject: x509.JsonName = [{ CN: ["Jami device"] }, { [uidOid]: [shortId(deviceSpki)] }];
@@ -102,6 +118,7 @@ export async function issueDeviceCertificate(
   return issue(account, publicKey, subject, lifetimeMs, now, [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(usages, true),
+    ...revocationExtensions(urls),
   ]);
 }
 
@@ -130,10 +147,20 @@ async function issue(
     extensions: [
       ...extensions,
       await x509.SubjectKeyIdentifierExtension.create(publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(await importPublicKey(issuer.key)),
+      await authorityKeyIdentifier(issuer),
     ],
   });
   return issued(certificate, serial, notAfter);
+}
+
+/**
+ * Builds the authority key identifier from the issuer's own subject key identifier when it has
+ * one (an imported CA may use another key id method), so verifiers match issuer and child.
+ */
+export async function authorityKeyIdentifier(issuer: Issuer): Promise<x509.AuthorityKeyIdentifierExtension> {
+  const subjectKeyId = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (subjectKeyId) return new x509.AuthorityKeyIdentifierExtension(subjectKeyId.keyId);
+  return x509.AuthorityKeyIdentifierExtension.create(await importPublicKey(issuer.key));
 }
 
 function issued(certificate: x509.X509Certificate, serial: string, notAfter: Date): IssuedCertificate {

@@ -19,7 +19,9 @@ export function requireScope(services: Services, scope: Scope): MiddlewareHandle
     const claims = match ? await verifyToken(services.tokenSecret, match[1]!) : undefined;
     if (!claims) throw unauthorized("not_authenticated");
     const user = (await services.store.db.select().from(users).where(eq(users.id, claims.uid)).limit(1))[0];
-    if (!user || user.disabled) throw unauthorized("not_authenticated", "the user of this token is unknown or disabled");
+    if (!user || user.disabled || user.revokedAt !== null) {
+      throw unauthorized("not_authenticated", "the user of this token is unknown, disabled or revoked");
+    }
     if (claims.dev && !(await isActiveDevice(services, claims.uid, claims.dev))) {
       throw unauthorized("device_revoked");
     }
