@@ -558,11 +558,17 @@ describe("install CA step", () => {
     expect(reply.json.details.nextStep).toBe("auth");
   });
 
-  test("LDAP auth type is unsupported", async () => {
-    const reply = await send(server, "POST", "/api/install/auth", { token, body: { type: "LDAP" } });
+  test("unknown auth type is unsupported", async () => {
+    const reply = await send(server, "POST", "/api/install/auth", { token, body: { type: "KERBEROS" } });
     expect(reply.status).toBe(400);
     expect(reply.json.error).toBe("unsupported_auth_type");
-    expect(reply.json.details.allowed).toEqual(["LOCAL"]);
+    expect(reply.json.details.allowed).toEqual(["LOCAL", "LDAP", "AD"]);
+  });
+
+  test("LDAP without directory settings is rejected", async () => {
+    const reply = await send(server, "POST", "/api/install/auth", { token, body: { type: "LDAP" } });
+    expect(reply.status).toBe(400);
+    expect(reply.json.error).toBe("invalid_settings");
   });
 
   test("missing auth type is rejected", async () => {
