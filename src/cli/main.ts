@@ -3,8 +3,10 @@ import { AppError } from "../api/errors.ts";
 import { ConfigError } from "../config/serve-config.ts";
 import { TlsFileError } from "../pki/tls-files.ts";
 import { ListenError } from "../runtime/tls-listener.ts";
+import { BackupError } from "../store/backup.ts";
 import { DataDirError } from "../store/database.ts";
 import { commit, version } from "../version.ts";
+import { runBackup, runRestore } from "./commands/backup.ts";
 import { runServe, runLauncherForm } from "./commands/serve.ts";
 import { runSetup } from "./commands/setup.ts";
 import { runUserAdd } from "./commands/user-add.ts";
@@ -41,6 +43,10 @@ async function dispatch(args: string[], env: Record<string, string | undefined>)
       return runServe(rest, env);
     case "setup":
       return runSetup(rest, env);
+    case "backup":
+      return runBackup(rest, env);
+    case "restore":
+      return runRestore(rest, env);
     case "user":
       if (rest[0] === "add") return runUserAdd(rest.slice(1), env);
       throw new UsageError(`unknown user command ${rest[0] ?? "(none)"}; try: jams user add NAME --password-file FILE`);
@@ -59,7 +65,7 @@ function report(error: unknown): number {
     console.error(`jams: ${message}\nRun "jams --help" for usage.`);
     return 2;
   }
-  const known = [ConfigError, TlsFileError, ListenError, DataDirError, AppError];
+  const known = [ConfigError, TlsFileError, ListenError, DataDirError, BackupError, AppError];
   if (known.some((type) => error instanceof type)) {
     console.error(`jams: ${message}`);
     return 1;

@@ -52,9 +52,11 @@ export async function startServer(options: {
   installed?: boolean;
   settings?: Record<string, unknown>;
   users?: Record<string, string>;
+  /** Serve this existing data directory instead of a new one (it is still removed by stop). */
+  dataDir?: string;
 } = {}): Promise<TestServer> {
   setLogLevel(process.env.JAMS_TEST_LOG_LEVEL === "debug" ? "debug" : "error");
-  const dataDir = mkdtempSync(join(tmpdir(), "jams-test-"));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "jams-test-"));
   const store = await openStore(dataDir);
   if (options.installed) await install(store, parseInstallSettings(options.settings ?? {}));
   for (const [username, password] of Object.entries(options.users ?? {})) {
