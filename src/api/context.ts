@@ -1,12 +1,15 @@
 /** @module Types shared by the HTTP app, its middleware and its routes. */
 import type { Store } from "../store/database.ts";
 import type { UserRow } from "../store/schema.ts";
+import type { NetworkServices } from "../supervisor/supervisor.ts";
 import type { TokenClaims } from "../tokens/tokens.ts";
 
 /** Long-lived services the routes use. */
 export interface Services {
   store: Store;
   tokenSecret: string;
+  /** The supervised DHT node and TURN server; absent when the app runs without a supervisor. */
+  network?: NetworkServices;
 }
 
 /** Per-connection values the runtime adapter passes to `app.fetch`. */

@@ -6,6 +6,20 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 
+/** A boolean setting: JSON true/false, or the strings true, false, 1, 0, yes, no. */
+const booleanSetting = z
+  .union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"])])
+  .transform((value) => value === true || value === "true" || value === "1" || value === "yes");
+
+/** Builds a list setting: a JSON array of strings, or one string split on `separator`. */
+function listSetting(separator: RegExp) {
+  return z
+    .union([z.string(), z.array(z.string())])
+    .transform((value) => (typeof value === "string" ? value.split(separator).filter(Boolean) : value));
+}
+
+const portSetting = z.coerce.number().int().min(1).max(65535);
+
 const serveConfigSchema = z
   .object({
     host: z.string().min(1),
@@ -15,6 +29,24 @@ const serveConfigSchema = z
     keyFile: z.string().min(1).optional(),
     keyPassphraseFile: z.string().min(1).optional(),
     logLevel: z.enum(["debug", "info", "warn", "error"]),
+    // The supervised DHT node and TURN server. Both are off unless enabled.
+    publicHost: z.string().min(1).regex(/^[^\s/:]+$|^[0-9a-fA-F:]+$/, "a host name or IP address without port").optional(),
+    dhtEnabled: booleanSetting.default(false),
+    dhtBinary: z.string().min(1).default("dhtnode"),
+    dhtPort: portSetting.default(4222),
+    dhtNetworkId: z.coerce.number().int().min(0).max(0xffff_ffff).default(0),
+    dhtExtraArgs: listSetting(/\s+/).default([]),
+    turnEnabled: booleanSetting.default(false),
+    turnBinary: z.string().min(1).default("turnserver"),
+    turnListenAddress: z.string().min(1).default("0.0.0.0"),
+    turnPort: portSetting.default(3478),
+    turnRealm: z.string().min(1).default("jams"),
+    turnRelayPortMin: portSetting.default(49160),
+    turnRelayPortMax: portSetting.default(49200),
+    turnSecretFile: z.string().min(1).optional(),
+    turnAllowedPeerIps: listSetting(/[\s,]+/).default([]),
+    turnExtraArgs: listSetting(/\s+/).default([]),
+    turnCredentialLifetimeSeconds: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
   })
   .strict();
 
@@ -23,7 +55,7 @@ export type ServeConfig = Readonly<z.output<typeof serveConfigSchema>> & {
   readonly configFile?: string;
 };
 
-export type ServeOverrides = Partial<Record<keyof z.input<typeof serveConfigSchema>, string | number>>;
+export type ServeOverrides = Partial<Record<keyof z.input<typeof serveConfigSchema>, string | number | boolean | string[]>>;
 
 /** Environment variable for each setting. */
 export const envNames: Record<keyof ServeOverrides, string> = {
@@ -34,6 +66,23 @@ export const envNames: Record<keyof ServeOverrides, string> = {
   keyFile: "JAMS_KEY_FILE",
   keyPassphraseFile: "JAMS_KEY_PASSPHRASE_FILE",
   logLevel: "JAMS_LOG_LEVEL",
+  publicHost: "JAMS_PUBLIC_HOST",
+  dhtEnabled: "JAMS_DHT_ENABLED",
+  dhtBinary: "JAMS_DHT_BINARY",
+  dhtPort: "JAMS_DHT_PORT",
+  dhtNetworkId: "JAMS_DHT_NETWORK_ID",
+  dhtExtraArgs: "JAMS_DHT_EXTRA_ARGS",
+  turnEnabled: "JAMS_TURN_ENABLED",
+  turnBinary: "JAMS_TURN_BINARY",
+  turnListenAddress: "JAMS_TURN_LISTEN_ADDRESS",
+  turnPort: "JAMS_TURN_PORT",
+  turnRealm: "JAMS_TURN_REALM",
+  turnRelayPortMin: "JAMS_TURN_RELAY_PORT_MIN",
+  turnRelayPortMax: "JAMS_TURN_RELAY_PORT_MAX",
+  turnSecretFile: "JAMS_TURN_SECRET_FILE",
+  turnAllowedPeerIps: "JAMS_TURN_ALLOWED_PEER_IPS",
+  turnExtraArgs: "JAMS_TURN_EXTRA_ARGS",
+  turnCredentialLifetimeSeconds: "JAMS_TURN_CREDENTIAL_LIFETIME_SECONDS",
 };
 
 /** Error in the configuration, reported on one line. */

@@ -18,14 +18,31 @@ export function infoRoutes(services: Services): Hono<AppEnv> {
   const ready = async () => {
     const step = await readSetupStep(services.store.db);
     const ca = step === "done" ? Boolean(await loadCa(services.store.db)) : true;
-    return { database: "ok", setup: step === "done" ? "complete" : "pending", ca: ca ? "ok" : "missing" };
+    return { database: "ok", setup: step === "done" ? "complete" : "pending", ca: ca ? "ok" : "missing", ...childChecks(services) };
   };
   for (const path of ["/readyz", "/healthz"]) {
     app.get(path, async (c) => {
       const checks = await ready().catch(() => ({ database: "failed" }));
       const healthy = Object.values(checks).every((value) => value !== "failed" && value !== "missing");
-      return c.json({ status: healthy ? "ok" : "unavailable", checks }, healthy ? 200 : 503);
+      if (!healthy) return c.json({ status: "unavailable", checks }, 503);
+      const degraded = Object.values(checks).includes("degraded");
+      return c.json({ status: degraded ? "degraded" : "ok", checks }, 200);
     });
   }
   return app;
+}
+
+/**
+ * Reports each supervised child as `ok` (running and healthy), `starting`, or `degraded`.
+ * A child that is down degrades readiness without failing it: enrollment and login still work,
+ * and restarting the appliance would not bring back a missing binary.
+ */
+function childChecks(services: Services): Record<string, string> {
+  const checks: Record<string, string> = {};
+  for (const child of services.network?.status() ?? []) {
+    if (child.state === "running") checks[child.name] = "ok";
+    else if (child.state === "starting" && child.restarts === 0) checks[child.name] = "starting";
+    else checks[child.name] = "degraded";
+  }
+  return checks;
 }

@@ -9,6 +9,8 @@ import { loadTlsMaterial, type TlsMaterial } from "../../pki/tls-files.ts";
 import { ensureTrialCertificate } from "../../pki/trial-certificate.ts";
 import { listenTls, type Listener } from "../../runtime/tls-listener.ts";
 import { ensureDataDir, openStore } from "../../store/database.ts";
+import { createSupervisor } from "../../supervisor/from-config.ts";
+import type { Supervisor } from "../../supervisor/supervisor.ts";
 import { loadTokenSecret } from "../../tokens/tokens.ts";
 import { commit, version } from "../../version.ts";
 import { UsageError } from "../usage-error.ts";
@@ -29,6 +31,23 @@ export async function runServe(args: string[], env: Record<string, string | unde
       "data-dir": { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },
+      "public-host": { type: "string" },
+      dht: { type: "boolean" },
+      "dht-binary": { type: "string" },
+      "dht-port": { type: "string" },
+      "dht-network-id": { type: "string" },
+      "dht-extra-args": { type: "string" },
+      turn: { type: "boolean" },
+      "turn-binary": { type: "string" },
+      "turn-listen-address": { type: "string" },
+      "turn-port": { type: "string" },
+      "turn-realm": { type: "string" },
+      "turn-relay-port-min": { type: "string" },
+      "turn-relay-port-max": { type: "string" },
+      "turn-secret-file": { type: "string" },
+      "turn-allowed-peer-ips": { type: "string" },
+      "turn-extra-args": { type: "string" },
+      "turn-credential-lifetime-seconds": { type: "string" },
     },
   });
   if (positionals.length > 0) throw new UsageError(`serve takes no positional argument: ${positionals[0]}`);
@@ -40,8 +59,25 @@ export async function runServe(args: string[], env: Record<string, string | unde
     keyPassphraseFile: values["key-passphrase-file"],
     dataDir: values["data-dir"],
     logLevel: values["log-level"],
+    publicHost: values["public-host"],
+    dhtEnabled: values.dht,
+    dhtBinary: values["dht-binary"],
+    dhtPort: values["dht-port"],
+    dhtNetworkId: values["dht-network-id"],
+    dhtExtraArgs: values["dht-extra-args"],
+    turnEnabled: values.turn,
+    turnBinary: values["turn-binary"],
+    turnListenAddress: values["turn-listen-address"],
+    turnPort: values["turn-port"],
+    turnRealm: values["turn-realm"],
+    turnRelayPortMin: values["turn-relay-port-min"],
+    turnRelayPortMax: values["turn-relay-port-max"],
+    turnSecretFile: values["turn-secret-file"],
+    turnAllowedPeerIps: values["turn-allowed-peer-ips"],
+    turnExtraArgs: values["turn-extra-args"],
+    turnCredentialLifetimeSeconds: values["turn-credential-lifetime-seconds"],
   };
-  return serve(loadServeConfig({ flags, configFile: values.config, env }));
+  return serve(loadServeConfig({ flags, configFile: values.config, env }), env);
 }
 
 /** Runs the JAMS launcher form: `jams PORT CERT KEY`, listening on all addresses. */
@@ -49,10 +85,10 @@ export async function runLauncherForm(args: string[], env: Record<string, string
   if (args.length !== 3) throw new UsageError("the launcher form is: jams PORT CERT KEY");
   const [port, certFile, keyFile] = args as [string, string, string];
   const config = loadServeConfig({ flags: { port, certFile, keyFile }, env, defaults: { host: "0.0.0.0" } });
-  return serve(config);
+  return serve(config, env);
 }
 
-async function serve(config: ServeConfig): Promise<number> {
+async function serve(config: ServeConfig, env: Record<string, string | undefined>): Promise<number> {
   setLogLevel(config.logLevel);
   if (Boolean(config.certFile) !== Boolean(config.keyFile)) {
     throw new UsageError("--cert and --key go together");
@@ -60,13 +96,16 @@ async function serve(config: ServeConfig): Promise<number> {
   log.info({ version, commit, dataDir: resolve(config.dataDir), configFile: config.configFile }, "starting");
   const store = await openStore(config.dataDir);
   const tls = await loadCredentials(config);
-  const app = createApp({ store, tokenSecret: await loadTokenSecret(store) });
+  // Children start in the background: a missing binary or a busy port never delays serving.
+  const supervisor = createSupervisor(config, env);
+  supervisor.start();
+  const app = createApp({ store, tokenSecret: await loadTokenSecret(store), network: supervisor });
   const listener = await listenTls({ host: config.host, port: config.port, credentials: tls, fetch: app.fetch });
   log.info({ url: listener.url, certificate: tls.leafSubject, keyType: tls.keyDetail, notAfter: tls.leafNotAfter }, "ready");
   if (!(await isInstalled(store.db))) {
     log.warn({ url: listener.url }, "setup is not complete: run `jams setup` or use the setup API at /api/install");
   }
-  return waitForStop(listener, config, () => store.close());
+  return waitForStop(listener, config, supervisor, () => store.close());
 }
 
 async function loadCredentials(config: ServeConfig): Promise<TlsMaterial> {
@@ -88,11 +127,11 @@ async function loadCredentials(config: ServeConfig): Promise<TlsMaterial> {
 }
 
 /** Serves until SIGTERM or SIGINT; SIGHUP re-reads the TLS files without dropping connections. */
-function waitForStop(listener: Listener, config: ServeConfig, cleanup: () => void): Promise<number> {
+function waitForStop(listener: Listener, config: ServeConfig, supervisor: Supervisor, cleanup: () => void): Promise<number> {
   return new Promise((resolveExit) => {
     const stop = async (signal: string) => {
       log.info({ signal }, "stopping");
-      await listener.close();
+      await Promise.all([listener.close(), supervisor.stop()]);
       cleanup();
       log.info("stopped");
       resolveExit(0);
