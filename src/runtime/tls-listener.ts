@@ -38,13 +38,18 @@ export function listenTls(options: {
   credentials: TlsCredentials;
   fetch: (request: Request, bindings: Bindings) => Response | Promise<Response>;
 }): Promise<Listener> {
-  const listener = getRequestListener((request, env) => {
-    const socket = (env as { incoming: { socket: TLSSocket } }).incoming.socket;
-    return options.fetch(request, {
-      peerCertificates: peerChain(socket),
-      remoteAddress: socket.remoteAddress,
-    });
-  });
+  const listener = getRequestListener(
+    (request, env) => {
+      const socket = (env as { incoming: { socket: TLSSocket } }).incoming.socket;
+      return options.fetch(request, {
+        peerCertificates: peerChain(socket),
+        remoteAddress: socket.remoteAddress,
+      });
+    },
+    // By default the adapter swaps the global Request and Response for its own lightweight
+    // classes, which other servers in the same process (Bun.serve) then reject.
+    { overrideGlobalObjects: false },
+  );
   const http = createHttpServer((incoming, outgoing) => {
     incoming.url = collapseSlashes(incoming.url ?? "/");
     return listener(incoming, outgoing);
