@@ -8,15 +8,25 @@ import { logger } from "../log/logger.ts";
 import type { AppEnv, Services } from "./context.ts";
 import { AppError, ErrorCode } from "./errors.ts";
 import { requestLog } from "./middleware/request-log.ts";
+import { adminDeviceRoutes } from "./routes/admin-devices.ts";
+import { adminEventRoutes } from "./routes/admin-events.ts";
+import { adminSettingsRoutes } from "./routes/admin-settings.ts";
+import { adminStatsRoutes } from "./routes/admin-stats.ts";
+import { adminUserDetailRoutes } from "./routes/admin-user-detail.ts";
+import { adminSupervisorRoutes } from "./routes/admin-supervisor.ts";
+import { adminDirectoryRoutes } from "./routes/admin-directory.ts";
 import { adminUserRoutes } from "./routes/admin-users.ts";
 import { deviceEnrollRoutes } from "./routes/device-enroll.ts";
 import { deviceRoutes } from "./routes/devices.ts";
+import { directorySearchRoutes } from "./routes/directory-search.ts";
 import { infoRoutes } from "./routes/info.ts";
 import { installRoutes } from "./routes/install.ts";
 import { loginRoutes } from "./routes/login.ts";
 import { nameServerRoutes } from "./routes/nameserver.ts";
 import { policyRoutes } from "./routes/policy.ts";
+import { revocationServiceRoutes } from "./routes/revocation-services.ts";
 import { maxSyncBodyBytes, syncPaths, syncRoutes } from "./routes/sync.ts";
+import { uiRoutes } from "./routes/ui.ts";
 
 /** The largest request body accepted outside the sync routes, in bytes. A CA import fits easily. */
 export const maxBodyBytes = 64 * 1024;
@@ -39,10 +49,21 @@ export function createApp(services: Services): Hono<AppEnv> {
     policyRoutes,
     nameServerRoutes,
     syncRoutes,
+    revocationServiceRoutes,
     adminUserRoutes,
+    adminDirectoryRoutes,
+    directorySearchRoutes,
+    adminDeviceRoutes,
+    adminSupervisorRoutes,
+    adminUserDetailRoutes,
+    adminStatsRoutes,
+    adminEventRoutes,
+    adminSettingsRoutes,
   ]) {
     app.route("/", routes(services));
   }
+  // Last, so that every API route matches first. It never serves /api paths.
+  app.route("/", uiRoutes());
   app.notFound((c) => renderError(new AppError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`), c));
   app.onError(renderError);
   return app;

@@ -22,6 +22,7 @@ export const ErrorCode = {
   device_revoked: "This device has been revoked.",
   device_key_in_use: "This device key is enrolled for another user.",
   user_disabled: "This user is disabled.",
+  user_revoked: "This user was revoked.",
   not_authenticated: "A valid bearer token is required.",
   forbidden: "This token does not allow the request.",
   not_found: "Not found.",
@@ -39,6 +40,10 @@ export const ErrorCode = {
   invalid_ca: "The CA certificate or key is invalid.",
   unsupported_auth_type: "This user source is not supported.",
   invalid_settings: "The settings are invalid.",
+  directory_unavailable: "The user directory cannot be reached or refused the lookup; try again later.",
+  directory_not_configured: "No directory is configured: the user source is LOCAL.",
+  password_in_directory: "This user's password is kept in the directory; change it there.",
+  user_source_change_unsupported: "The user source cannot change after setup.",
   internal_error: "Internal server error; the server log has the details.",
 } as const;
 

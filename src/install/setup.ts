@@ -12,6 +12,7 @@ import {
   installSettingsSchema,
   type InstallSettings,
 } from "../config/install-settings.ts";
+import { parseDirectorySettings, writeDirectorySettings } from "../directory/settings.ts";
 import type { Database, Transaction } from "../store/database.ts";
 import type { Store } from "../store/database.ts";
 import { readSetting, writeSetting } from "../store/settings-repo.ts";
@@ -25,8 +26,15 @@ const order: SetupStep[] = ["start", "ca", "auth", "settings", "done"];
 const stepKey = "setup.step";
 const authTypeKey = "install.authType";
 
-/** User sources. LDAP and Active Directory are accepted names but not yet available. */
-export type AuthType = "LOCAL";
+/** User sources: the embedded database, an LDAP directory or Active Directory. */
+export type AuthType = "LOCAL" | "LDAP" | "AD";
+
+const authTypes: AuthType[] = ["LOCAL", "LDAP", "AD"];
+
+/** Reads the chosen user source; LOCAL before setup chose one. */
+export async function readAuthType(db: Database | Transaction): Promise<AuthType> {
+  return (await readSetting<AuthType>(db, authTypeKey)) ?? "LOCAL";
+}
 
 /** Reads the next setup step. */
 export async function readSetupStep(db: Database | Transaction): Promise<SetupStep> {
@@ -78,18 +86,28 @@ export async function storeCa(tx: Transaction, material: CaMaterial): Promise<vo
   await advance(tx, step, "auth");
 }
 
-/** Step 3: chooses the user source (may be repeated until setup finishes). */
-export async function storeAuthType(tx: Transaction, type: unknown): Promise<AuthType> {
+/**
+ * Step 3: chooses the user source (may be repeated until setup finishes). LDAP and AD need
+ * `directory`, the directory settings, which are validated and stored with the choice.
+ */
+export async function storeAuthType(tx: Transaction, type: unknown, directory?: unknown): Promise<AuthType> {
   const step = await requireStep(tx, ["auth", "settings"], "choose the user source");
-  if (type !== "LOCAL") {
+  const chosen = typeof type === "string" ? authTypes.find((name) => name === type.toUpperCase()) : undefined;
+  if (!chosen) {
     const shown = typeof type === "string" ? type : JSON.stringify(type);
-    throw badRequest("unsupported_auth_type", `user source ${shown} is not supported; use "LOCAL"`, {
-      allowed: ["LOCAL"],
+    throw badRequest("unsupported_auth_type", `user source ${shown} is not supported; use "LOCAL", "LDAP" or "AD"`, {
+      allowed: authTypes,
     });
   }
-  await writeSetting(tx, authTypeKey, type);
+  if (chosen !== "LOCAL") {
+    if (directory === undefined) {
+      throw badRequest("invalid_settings", `user source ${chosen} needs its directory settings in "settings"`);
+    }
+    await writeDirectorySettings(tx, parseDirectorySettings(directory, chosen));
+  }
+  await writeSetting(tx, authTypeKey, chosen);
   await advance(tx, step, "settings");
-  return type;
+  return chosen;
 }
 
 /** Parses settings input, reporting every invalid field in one 400. */

@@ -52,7 +52,12 @@ export async function createLocalUser(
   const username = checkUsername(input.username);
   const passwordHash = await hashPassword(checkPassword(input.password));
   const insert = async (db: Transaction) => {
-    if (await findUserByName(db, username)) throw conflict("user_exists", `user ${username} already exists`);
+    const existing = await findUserByName(db, username);
+    if (existing?.revokedAt) {
+      // A new user under the name would get a new account id that peers could confuse with the old one.
+      throw conflict("user_exists", `user ${existing.username} was revoked; the names of revoked users are not reused`);
+    }
+    if (existing) throw conflict("user_exists", `user ${username} already exists`);
     const rows = await db
       .insert(users)
       .values({ username, passwordHash, role: input.role ?? "user", createdAt: Date.now() })

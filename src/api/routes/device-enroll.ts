@@ -4,9 +4,9 @@ import { Hono } from "hono";
 import { loadCa } from "../../authority/ca.ts";
 import { enrollDevice } from "../../authority/enrollment.ts";
 import { readInstallSettings } from "../../install/setup.ts";
-import { users, type UserRow } from "../../store/schema.ts";
+import { users } from "../../store/schema.ts";
 import { verifyToken } from "../../tokens/tokens.ts";
-import { checkCredentials } from "../../users/users.ts";
+import { authenticateWithProfile, type Authenticated } from "../../users/authenticate.ts";
 import type { AppEnv, Services } from "../context.ts";
 import { AppError, forbidden, unauthorized } from "../errors.ts";
 import { readJsonObject } from "../json-body.ts";
@@ -20,12 +20,22 @@ export function deviceEnrollRoutes(services: Services): Hono<AppEnv> {
     const ca = settings ? await loadCa(services.store.db) : undefined;
     if (!settings || !ca) throw new AppError(503, "not_installed");
 
-    const user = await authenticateUser(services, c.req.header("authorization"));
+    const { user, profile } = await authenticateUser(services, c.req.header("authorization"));
     c.get("logFields").user = user.username;
+    if (user.revokedAt !== null) throw forbidden("user_revoked", "this user was revoked and cannot enroll devices");
     if (user.disabled) throw forbidden("user_disabled", "this user is disabled and cannot enroll devices");
 
     const body = await readJsonObject(c);
-    const reply = await enrollDevice({ store: services.store, ca, settings, user, csr: body.csr, deviceName: body.deviceName });
+    const reply = await enrollDevice({
+      store: services.store,
+      ca,
+      settings,
+      user,
+      csr: body.csr,
+      deviceName: body.deviceName,
+      networkSettings: services.network ? (deviceId) => services.network!.accountSettings(deviceId) : undefined,
+      photo: profile?.photo,
+    });
     return c.json(reply);
   });
 
@@ -33,18 +43,14 @@ export function deviceEnrollRoutes(services: Services): Hono<AppEnv> {
 }
 
 /** Basic credentials (the Jami client's way) or a USER bearer token. */
-async function authenticateUser(services: Services, header: string | undefined): Promise<UserRow> {
+async function authenticateUser(services: Services, header: string | undefined): Promise<Authenticated> {
   const basic = readBasicCredentials(header);
-  if (basic) {
-    const user = await checkCredentials(services.store.db, basic.username, basic.password);
-    if (!user) throw unauthorized("invalid_credentials");
-    return user;
-  }
+  if (basic) return authenticateWithProfile(services, basic.username, basic.password);
   const bearer = /^Bearer\s+(\S+)$/i.exec(header ?? "");
   const claims = bearer ? await verifyToken(services.tokenSecret, bearer[1]!) : undefined;
   if (!claims) throw unauthorized("credentials_required", "send the user's name and password with HTTP Basic");
   if (claims.scope === "DEVICE") throw forbidden("forbidden", "enrollment needs the user's credentials, not a device token");
   const user = (await services.store.db.select().from(users).where(eq(users.id, claims.uid)).limit(1))[0];
   if (!user) throw unauthorized("not_authenticated");
-  return user;
+  return { user };
 }

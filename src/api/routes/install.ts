@@ -14,9 +14,10 @@ import {
   storeCa,
   storeSettingsAndFinish,
 } from "../../install/setup.ts";
+import { readDirectorySettings, redactSettings } from "../../directory/settings.ts";
 import type { CaSubject } from "../../pki/certificates.ts";
 import { issueToken } from "../../tokens/tokens.ts";
-import { checkCredentials } from "../../users/users.ts";
+import { authenticate } from "../../users/authenticate.ts";
 import type { AppEnv, Services } from "../context.ts";
 import { AppError, badRequest, conflict } from "../errors.ts";
 import { readJsonObject } from "../json-body.ts";
@@ -51,8 +52,9 @@ export function installRoutes(services: Services): Hono<AppEnv> {
   app.use("/api/install/auth", requireScope(services, "ADMIN"));
   app.post("/api/install/auth", async (c) => {
     const body = await readJsonObject(c);
-    const type = await store.write((tx) => storeAuthType(tx, body.type));
-    return c.json({ type, nextStep: "settings" });
+    const type = await store.write((tx) => storeAuthType(tx, body.type, body.settings));
+    const directory = type === "LOCAL" ? undefined : await readDirectorySettings(store.db);
+    return c.json({ type, nextStep: "settings", ...(directory ? { settings: redactSettings(directory) } : {}) });
   });
 
   app.use("/api/install/settings", requireScope(services, "ADMIN"));
@@ -69,7 +71,10 @@ export function installRoutes(services: Services): Hono<AppEnv> {
 async function resumeSetup(services: Services, body: Record<string, unknown>) {
   const user =
     typeof body.username === "string" && typeof body.password === "string"
-      ? await checkCredentials(services.store.db, body.username, body.password)
+      ? await authenticate(services, body.username, body.password).catch((error: unknown) => {
+          if (error instanceof AppError && error.status === 401) return undefined;
+          throw error;
+        })
       : undefined;
   if (!user || user.role !== "admin") {
     throw conflict("setup_in_progress", "setup was already started; sign in with the administrator created then");

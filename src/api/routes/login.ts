@@ -5,9 +5,9 @@
 import { Hono } from "hono";
 import { authenticateDevice } from "../../authority/device-login.ts";
 import { issueToken } from "../../tokens/tokens.ts";
-import { checkCredentials } from "../../users/users.ts";
+import { authenticate } from "../../users/authenticate.ts";
 import type { AppEnv, Services } from "../context.ts";
-import { badRequest, forbidden, unauthorized } from "../errors.ts";
+import { badRequest, forbidden } from "../errors.ts";
 import { readJsonObject } from "../json-body.ts";
 import { readBasicCredentials } from "../middleware/auth.ts";
 
@@ -26,9 +26,9 @@ export function loginRoutes(services: Services): Hono<AppEnv> {
 
     if (basic || json) {
       const { username, password } = (basic ?? json)!;
-      const user = await checkCredentials(services.store.db, username, password);
       c.get("logFields").user = username;
-      if (!user) throw unauthorized("invalid_credentials");
+      const user = await authenticate(services, username, password);
+      if (user.revokedAt !== null) throw forbidden("user_revoked");
       if (user.disabled) throw forbidden("user_disabled");
       // Jami clients understand only DEVICE and USER, so Basic logins never get ADMIN.
       const scope = json && user.role === "admin" ? "ADMIN" : "USER";

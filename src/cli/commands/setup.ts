@@ -13,6 +13,7 @@ import {
 } from "../../install/setup.ts";
 import type { CaSubject } from "../../pki/certificates.ts";
 import { openStore } from "../../store/database.ts";
+import { directoryOptions, readDirectoryFlags } from "../../directory/cli-options.ts";
 import { checkUsername } from "../../users/users.ts";
 import { readSecretFile } from "../read-secret.ts";
 import { UsageError } from "../usage-error.ts";
@@ -33,6 +34,7 @@ const options = {
   "user-lifetime": { type: "string" },
   "crl-lifetime": { type: "string" },
   "public-name-server": { type: "boolean" },
+  ...directoryOptions,
 } as const;
 
 export async function runSetup(args: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -40,7 +42,12 @@ export async function runSetup(args: string[], env: Record<string, string | unde
   if (positionals.length > 0) throw new UsageError(`setup takes no positional argument: ${positionals[0]}`);
   if (!values["admin-user"]) throw new UsageError("setup needs --admin-user NAME");
   if (!values["admin-password-file"]) throw new UsageError("setup needs --admin-password-file FILE");
-  if ((values.auth ?? "").toLowerCase() !== "local") throw new UsageError('setup needs --auth local (LDAP and AD come later)');
+  const auth = (values.auth ?? "").toLowerCase();
+  if (auth !== "local" && auth !== "ldap" && auth !== "ad") throw new UsageError("setup needs --auth local, --auth ldap or --auth ad");
+  const directory = auth === "local" ? undefined : readDirectoryFlags(auth, values, env);
+  if (!directory && Object.keys(directoryOptions).some((name) => (values as Record<string, unknown>)[name] !== undefined)) {
+    throw new UsageError("--ldap-* and --ad-* flags need --auth ldap or --auth ad");
+  }
   checkUsername(values["admin-user"]);
   const password = readSecretFile(values["admin-password-file"], "--admin-password-file");
   const settings = parseInstallSettings(
@@ -59,7 +66,7 @@ export async function runSetup(args: string[], env: Record<string, string | unde
     await store.write(async (tx) => {
       await createFirstAdmin(store, tx, values["admin-user"], password);
       await storeCa(tx, ca);
-      await storeAuthType(tx, "LOCAL");
+      await storeAuthType(tx, auth.toUpperCase(), directory);
       await storeSettingsAndFinish(tx, settings);
     });
     console.log(`setup complete in ${store.path}; start the server with: jams serve --data-dir ${config.dataDir}`);
