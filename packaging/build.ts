@@ -1,11 +1,12 @@
 /**
- * @module Builds `dist/jams`, the single executable: server, migrations and the libSQL native
- * addon in one file, with .env and bunfig.toml autoloading turned off so stray files in the
- * working directory cannot change its behaviour.
+ * @module Builds `dist/jams`, the single executable: server, admin web UI, migrations and the
+ * libSQL native addon in one file, with .env and bunfig.toml autoloading turned off so stray
+ * files in the working directory cannot change its behaviour.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { buildUi } from "./build-ui.ts";
 
 const root = join(import.meta.dirname, "..");
 const packageJson = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
@@ -34,6 +35,10 @@ const embedLibsqlAddon: import("bun").BunPlugin = {
     });
   },
 };
+
+// The UI bundle must exist before the server is compiled, because the server embeds it.
+const ui = await buildUi();
+console.log(`built the admin UI: ${ui.files.length} files, ${ui.totalBytes} bytes`);
 
 const commit = gitCommit();
 const result = await Bun.build({

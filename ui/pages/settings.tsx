@@ -1,0 +1,136 @@
+/**
+ * @module The Settings screen: the server parameters chosen at setup, the user source (directory
+ * settings can be edited and tested), the supervised DHT node and TURN server, and downloads of
+ * the CA certificate and the CRL.
+ */
+import { useEffect, useState } from "preact/hooks";
+import { api, type ApiError, type ChildStatus, type ServerSettings } from "../api.ts";
+import { asApiError, ErrorMessage, Loading, Notice, useApi, useTitle } from "../components.tsx";
+import {
+  DirectoryFields,
+  directoryValuesFrom,
+  emptyDirectoryValues,
+  TestConnection,
+  toDirectorySettings,
+  type DirectoryType,
+  type DirectoryValues,
+} from "../directory-form.tsx";
+import { formatDuration } from "../format.ts";
+import { Children } from "./dashboard.tsx";
+
+export function Settings() {
+  useTitle("Settings");
+  const server = useApi<ServerSettings>("/api/admin/settings");
+  const supervisor = useApi<{ children: ChildStatus[] }>("/api/admin/supervisor");
+  return (
+    <>
+      <h1>Settings</h1>
+      <section class="card" aria-labelledby="server-title">
+        <h2 id="server-title">Server parameters</h2>
+        {server.loading && <Loading />}
+        <ErrorMessage error={server.error} />
+        {server.data && <ServerParameters data={server.data} />}
+      </section>
+      <section class="card" aria-labelledby="source-title">
+        <h2 id="source-title">User source</h2>
+        <UserSource />
+      </section>
+      <section class="card" aria-labelledby="children-title">
+        <h2 id="children-title">DHT node and TURN server</h2>
+        {supervisor.loading && <Loading />}
+        <ErrorMessage error={supervisor.error} />
+        {supervisor.data && <Children children={supervisor.data.children} />}
+        <p class="hint">They are configured with the serve options (see jams serve --help) and restarted by the server when they fail.</p>
+      </section>
+      <section class="card" aria-labelledby="downloads-title">
+        <h2 id="downloads-title">Certificates</h2>
+        <p>Install the CA certificate where other software must trust your organisation's Jami accounts and devices.</p>
+        <p class="downloads">
+          <a class="button" href="/api/ca.pem" download="ca.pem">
+            Download the CA certificate
+          </a>
+          <a class="button" href="/api/crl/ca.pem" download="ca-crl.pem">
+            Download the CRL
+          </a>
+        </p>
+      </section>
+    </>
+  );
+}
+
+function ServerParameters({ data }: { data: ServerSettings }) {
+  const { settings } = data;
+  return (
+    <>
+      <dl class="facts">
+        <dt>Server domain</dt>
+        <dd>{settings.serverDomain ?? "Not set: certificates carry no CRL or OCSP address."}</dd>
+        <dt>Device certificate lifetime</dt>
+        <dd>{formatDuration(settings.deviceLifetime)}</dd>
+        <dt>User certificate lifetime</dt>
+        <dd>{formatDuration(settings.userLifetime)}</dd>
+        <dt>CRL lifetime</dt>
+        <dd>{formatDuration(settings.crlLifetime)}</dd>
+        <dt>Name server</dt>
+        <dd>{settings.publicNameServer ? `Public Jami name server (${data.nameServer})` : `This server (${data.nameServer})`}</dd>
+        <dt>Version</dt>
+        <dd>{data.version}</dd>
+      </dl>
+      {/* NOTE: the API has no route to change these after setup yet, so they are shown read-only. */}
+      <p class="hint">These were chosen at setup and cannot be changed here yet.</p>
+    </>
+  );
+}
+
+interface DirectorySettingsReply {
+  type: "LOCAL" | DirectoryType;
+  settings?: Record<string, unknown>;
+}
+
+function UserSource() {
+  const source = useApi<DirectorySettingsReply>("/api/admin/directory/settings");
+  const [values, setValues] = useState<DirectoryValues>(emptyDirectoryValues);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<ApiError>();
+  const [saved, setSaved] = useState(false);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (source.data?.settings) setValues(directoryValuesFrom(source.data.settings));
+  }, [source.data]);
+
+  if (source.loading && !source.data) return <Loading />;
+  if (source.error) return <ErrorMessage error={source.error} />;
+  const type = source.data!.type;
+  if (type === "LOCAL") {
+    return <p>Users and passwords are kept in this server's embedded database. The user source cannot change after setup.</p>;
+  }
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setSaved(false);
+    try {
+      await api("/api/admin/directory/settings", { method: "PUT", body: { type, settings: toDirectorySettings(type, values) } });
+      setErrors({});
+      setSaved(true);
+    } catch (caught) {
+      const apiError = asApiError(caught);
+      setErrors(apiError.fieldErrors);
+      setError(apiError);
+    }
+    setBusy(false);
+  };
+  return (
+    <form onSubmit={save}>
+      <DirectoryFields type={type} values={values} onChange={setValues} errors={errors} passwordStored />
+      <TestConnection type={type} values={values} onFieldErrors={setErrors} />
+      <ErrorMessage error={error} />
+      {saved && <Notice>The directory settings were saved.</Notice>}
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? "Saving…" : "Save directory settings"}
+        </button>
+      </div>
+    </form>
+  );
+}
