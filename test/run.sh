@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command (`npm test`): type-check, build the single executable, run every test file
-# with Bun, and end with one "N passed, N failed" line that CI reads.
+# The test command (`npm test`): install the Debian packages the tests drive, type-check, build
+# the single executable, run every test file with Bun, run the real-client test again with the
+# server under Deno, and end with one "N passed, N failed" line that CI reads.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,18 +14,36 @@ bash test/install-system-packages.sh || exit 1
 echo "== type-check"
 "$bin/tsc" -p tsconfig.json --noEmit || exit 1
 
-echo "== build dist/jams"
+echo "== build the admin UI and dist/jams"
 "$bin/bun" packaging/build.ts || exit 1
 
-echo "== bun test"
-# Tests that start jamid and dhtnode set their own timeouts; 60 s is the ceiling for the rest.
-"$bin/bun" test --timeout 60000 "$@" 2>&1 | tee test-output/bun-test.log
-status=${PIPESTATUS[0]}
+# Runs `bun test` with the given arguments, logging to test-output/NAME.log.
+run_bun_test() {
+  local name=$1
+  shift
+  echo "== $name"
+  # Tests that start jamid and dhtnode set their own timeouts; 60 s is the ceiling for the rest.
+  "$bin/bun" test --timeout 60000 "$@" 2>&1 | tee "test-output/$name.log"
+  return "${PIPESTATUS[0]}"
+}
 
-passed=$(grep -Eo '^ *[0-9]+ pass$' test-output/bun-test.log | tail -1 | tr -dc '0-9')
-failed=$(grep -Eo '^ *[0-9]+ fail$' test-output/bun-test.log | tail -1 | tr -dc '0-9')
-echo "tests: ${passed:-0} passed, ${failed:-0} failed"
-if [ "${passed:-0}" = 0 ]; then
+# Prints the number of tests that ended as $1 (pass or fail) in test-output/$2.log, or 0.
+count() {
+  local value
+  value=$(grep -Eo "^ *[0-9]+ $1\$" "test-output/$2.log" 2>/dev/null | tail -1 | tr -dc '0-9')
+  echo "${value:-0}"
+}
+
+run_bun_test bun-test "$@"
+status=$?
+if [ $# -eq 0 ]; then
+  JAMS_SERVER_RUNTIME=deno run_bun_test deno-server test/jamid-enrollment.test.ts || status=1
+fi
+
+passed=$(( $(count pass bun-test) + $(count pass deno-server) ))
+failed=$(( $(count fail bun-test) + $(count fail deno-server) ))
+echo "tests: ${passed} passed, ${failed} failed"
+if [ "$passed" = 0 ]; then
   echo "no test ran" >&2
   exit 1
 fi
