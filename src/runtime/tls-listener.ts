@@ -10,6 +10,7 @@ import { getRequestListener } from "@hono/node-server";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createTlsServer, type PeerCertificate, type TLSSocket } from "node:tls";
 import type { Bindings } from "../api/context.ts";
+import { repairRequestLine } from "./request-line.ts";
 
 /** TLS certificate chain and unencrypted private key, both PEM. */
 export interface TlsCredentials {
@@ -62,7 +63,7 @@ export function listenTls(options: {
       rejectUnauthorized: false,
       minVersion: "TLSv1.2",
     },
-    (socket) => http.emit("connection", socket),
+    (socket) => repairFirstRequest(socket, () => http.emit("connection", socket)),
   );
   tls.on("tlsClientError", () => undefined);
   return new Promise((resolve, reject) => {
@@ -82,6 +83,32 @@ export function listenTls(options: {
       });
     });
   });
+}
+
+/** The longest first request line the repair waits for; longer ones pass through as they are. */
+const maxRequestLineBytes = 16 * 1024;
+
+/**
+ * Reads the start of a new connection up to the end of its first request line, repairs that
+ * line, puts the bytes back and then hands the socket over. A client that sends nothing within
+ * 30 seconds is disconnected.
+ */
+function repairFirstRequest(socket: TLSSocket, handOver: () => void): void {
+  let buffered = Buffer.alloc(0);
+  socket.setTimeout(30_000, () => socket.destroy());
+  const onReadable = () => {
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+      buffered = Buffer.concat([buffered, chunk]);
+    }
+    const end = buffered.indexOf("\r\n");
+    if (end < 0 && buffered.length < maxRequestLineBytes && !socket.readableEnded) return;
+    socket.off("readable", onReadable);
+    socket.setTimeout(0);
+    const line = end < 0 ? buffered : repairRequestLine(buffered.subarray(0, end));
+    socket.unshift(end < 0 ? buffered : Buffer.concat([line, buffered.subarray(end)]));
+    handOver();
+  };
+  socket.on("readable", onReadable);
 }
 
 /**
