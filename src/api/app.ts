@@ -2,11 +2,11 @@
  * @module The HTTP application: middleware, routes and the one error renderer.
  */
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { logger } from "../log/logger.ts";
 import type { AppEnv, Services } from "./context.ts";
 import { AppError, ErrorCode } from "./errors.ts";
+import { limitBody } from "./middleware/body-limit.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { adminDeviceRoutes } from "./routes/admin-devices.ts";
 import { adminEventRoutes } from "./routes/admin-events.ts";
@@ -67,15 +67,6 @@ export function createApp(services: Services): Hono<AppEnv> {
   app.notFound((c) => renderError(new AppError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`), c));
   app.onError(renderError);
   return app;
-}
-
-function limitBody(maxSize: number) {
-  return bodyLimit({
-    maxSize,
-    onError: () => {
-      throw new AppError(413, "body_too_large", `the request body is larger than ${maxSize} bytes`);
-    },
-  });
 }
 
 /** Turns any thrown error into a JSON response; unexpected errors are logged and become 500. */
