@@ -42,7 +42,7 @@ function cacheKey(issuerId: string): string {
   return `crl.${issuerId}`;
 }
 
-/** The revoked serials of certificates signed by `issuerId` ("ca" or an account id). */
+/** Lists the revoked serials of certificates signed by `issuerId` ("ca" or an account id). */
 async function revokedEntries(db: Database | Transaction, issuerId: string, userId?: number): Promise<x509.X509CrlEntryParams[]> {
   const condition =
     issuerId === caIssuerId

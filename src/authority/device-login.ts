@@ -67,7 +67,7 @@ async function signedBy(certificate: x509.X509Certificate, issuer: x509.X509Cert
   }
 }
 
-/** An unknown device key: 401 if one of our accounts signed it (the device was removed), else 403. */
+/** Rejects an unknown device key: 401 if one of our accounts signed it (the device was removed), else 403. */
 async function rejectUnknown(store: Store, leaf: x509.X509Certificate, deviceId: string): Promise<never> {
   const accountId = leaf.issuerName.getField(uidOid)[0];
   if (accountId) {

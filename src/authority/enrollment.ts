@@ -22,7 +22,7 @@ const log = logger("enrollment");
 /** The enrollment reply. Every member is a scalar: the client rejects objects and arrays. */
 export type EnrollmentReply = Record<string, string | number | boolean>;
 
-/** The longest device name kept; longer names are cut. */
+/** Maximum length of a stored device name; longer names are cut. */
 export const maxDeviceNameLength = 64;
 
 /** Enrolls (or re-enrolls, for a key already known) a device for `user`. */

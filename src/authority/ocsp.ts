@@ -52,16 +52,16 @@ export async function answerOcspRequest(store: Store, requestDer: Uint8Array): P
   } catch {
     return statusOnly(ocsp.OCSPResponseStatus.malformedRequest);
   }
-  const asked = request.tbsRequest.requestList;
-  if (asked.length === 0 || asked.length > maxRequests) return statusOnly(ocsp.OCSPResponseStatus.malformedRequest);
+  const requested = request.tbsRequest.requestList;
+  if (requested.length === 0 || requested.length > maxRequests) return statusOnly(ocsp.OCSPResponseStatus.malformedRequest);
   const settings = await readInstallSettings(store.db);
   if (!settings) return statusOnly(ocsp.OCSPResponseStatus.tryLater);
 
-  const first = await findIssuer(store, asked[0]!.reqCert);
+  const first = await findIssuer(store, requested[0]!.reqCert);
   if (!first) return statusOnly(ocsp.OCSPResponseStatus.unauthorized);
   const now = new Date();
   const responses: ocsp.SingleResponse[] = [];
-  for (const { reqCert } of asked) responses.push(await singleResponse(store, first, reqCert, settings, now));
+  for (const { reqCert } of requested) responses.push(await singleResponse(store, first, reqCert, settings, now));
   return sign(first, responses, nonceOf(request), now);
 }
 
