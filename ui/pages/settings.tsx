@@ -1,11 +1,11 @@
 /**
- * @module The Settings screen: the server parameters chosen at setup, the user source (directory
- * settings can be edited and tested), the supervised DHT node and TURN server, and downloads of
- * the CA certificate and the CRL.
+ * @module The Settings screen: the server parameters, which apply to certificates issued after a
+ * change; the user source, whose directory settings can be edited and tested; the supervised DHT
+ * node and TURN server; and downloads of the CA certificate and the CRL.
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, type ApiError, type ChildStatus, type ServerSettings } from "../api.ts";
-import { asApiError, ErrorMessage, Loading, Notice, useApi, useTitle } from "../components.tsx";
+import { asApiError, Checkbox, ErrorMessage, Field, Loading, Notice, useApi, useTitle } from "../components.tsx";
 import {
   DirectoryFields,
   directoryValuesFrom,
@@ -60,25 +60,61 @@ export function Settings() {
 
 function ServerParameters({ data }: { data: ServerSettings }) {
   const { settings } = data;
+  const [serverDomain, setServerDomain] = useState(settings.serverDomain ?? "");
+  const [deviceLifetime, setDeviceLifetime] = useState(formatDuration(settings.deviceLifetime));
+  const [userLifetime, setUserLifetime] = useState(formatDuration(settings.userLifetime));
+  const [crlLifetime, setCrlLifetime] = useState(formatDuration(settings.crlLifetime));
+  const [publicNameServer, setPublicNameServer] = useState(settings.publicNameServer);
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<ApiError>();
+  const [current, setCurrent] = useState(data);
+  const [saved, setSaved] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setSaved(false);
+    try {
+      const body = { serverDomain: serverDomain.trim() || null, deviceLifetime, userLifetime, crlLifetime, publicNameServer };
+      setCurrent(await api<ServerSettings>("/api/admin/settings", { method: "PUT", body }));
+      setFieldErrors({});
+      setSaved(true);
+    } catch (caught) {
+      const apiError = asApiError(caught);
+      setFieldErrors(apiError.fieldErrors);
+      setError(apiError);
+    }
+    setBusy(false);
+  };
+  const lifetimeHint = "A duration such as 365d, 12h or 30m.";
   return (
-    <>
-      <dl class="facts">
-        <dt>Server domain</dt>
-        <dd>{settings.serverDomain ?? "Not set: certificates carry no CRL or OCSP address."}</dd>
-        <dt>Device certificate lifetime</dt>
-        <dd>{formatDuration(settings.deviceLifetime)}</dd>
-        <dt>User certificate lifetime</dt>
-        <dd>{formatDuration(settings.userLifetime)}</dd>
-        <dt>CRL lifetime</dt>
-        <dd>{formatDuration(settings.crlLifetime)}</dd>
-        <dt>Name server</dt>
-        <dd>{settings.publicNameServer ? `Public Jami name server (${data.nameServer})` : `This server (${data.nameServer})`}</dd>
-        <dt>Version</dt>
-        <dd>{data.version}</dd>
-      </dl>
-      {/* NOTE: the API has no route to change these after setup yet, so they are shown read-only. */}
-      <p class="hint">These were chosen at setup and cannot be changed here yet.</p>
-    </>
+    <form onSubmit={save}>
+      <Field
+        label="Server domain (public URL)"
+        type="url"
+        value={serverDomain}
+        onValue={setServerDomain}
+        error={fieldErrors.serverDomain}
+        placeholder="https://jams.example.org"
+        hint="Issued certificates carry their CRL and OCSP addresses under it, and clients get their name server from it. Leave it empty to send neither."
+      />
+      <Field label="Device certificate lifetime" value={deviceLifetime} onValue={setDeviceLifetime} error={fieldErrors.deviceLifetime} hint={lifetimeHint} />
+      <Field label="User (account) certificate lifetime" value={userLifetime} onValue={setUserLifetime} error={fieldErrors.userLifetime} hint={lifetimeHint} />
+      <Field label="CRL lifetime" value={crlLifetime} onValue={setCrlLifetime} error={fieldErrors.crlLifetime} hint={`How long a published revocation list stays valid. ${lifetimeHint}`} />
+      <Checkbox label="Use the public Jami name server (ns.jami.net)" checked={publicNameServer} onChange={setPublicNameServer} />
+      <p class="hint">
+        Changes apply to certificates issued from now on. Enrolled devices keep their certificates and name server until
+        they enroll again. Clients now get the name server {current.nameServer}. Version {current.version}.
+      </p>
+      <ErrorMessage error={error} />
+      {saved && <Notice>The server parameters were saved.</Notice>}
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? "Saving…" : "Save server parameters"}
+        </button>
+      </div>
+    </form>
   );
 }
 
