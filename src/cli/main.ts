@@ -1,15 +1,10 @@
-/** @module The `jams` command line: dispatches to the subcommands. */
-import { AppError } from "../api/errors.ts";
-import { ConfigError } from "../config/serve-config.ts";
-import { TlsFileError } from "../pki/tls-files.ts";
-import { ListenError } from "../runtime/tls-listener.ts";
-import { BackupError } from "../store/backup.ts";
-import { DataDirError } from "../store/database.ts";
+/**
+ * @module The `jams` command line: dispatches to the subcommands.
+ *
+ * Commands are imported only when they run, so `--help` and `--version` load no server code
+ * and answer in a few milliseconds.
+ */
 import { commit, version } from "../version.ts";
-import { runBackup, runRestore } from "./commands/backup.ts";
-import { runServe, runLauncherForm } from "./commands/serve.ts";
-import { runSetup } from "./commands/setup.ts";
-import { runUserAdd } from "./commands/user-add.ts";
 import { usage } from "./help.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -36,19 +31,19 @@ async function dispatch(args: string[], env: Record<string, string | undefined>)
     process.stdout.write(usage);
     return 0;
   }
-  if (command === undefined || command.startsWith("--")) return runServe(args, env);
-  if (/^\d+$/.test(command)) return runLauncherForm(args, env);
+  if (command === undefined || command.startsWith("--")) return (await import("./commands/serve.ts")).runServe(args, env);
+  if (/^\d+$/.test(command)) return (await import("./commands/serve.ts")).runLauncherForm(args, env);
   switch (command) {
     case "serve":
-      return runServe(rest, env);
+      return (await import("./commands/serve.ts")).runServe(rest, env);
     case "setup":
-      return runSetup(rest, env);
+      return (await import("./commands/setup.ts")).runSetup(rest, env);
     case "backup":
-      return runBackup(rest, env);
+      return (await import("./commands/backup.ts")).runBackup(rest, env);
     case "restore":
-      return runRestore(rest, env);
+      return (await import("./commands/backup.ts")).runRestore(rest, env);
     case "user":
-      if (rest[0] === "add") return runUserAdd(rest.slice(1), env);
+      if (rest[0] === "add") return (await import("./commands/user-add.ts")).runUserAdd(rest.slice(1), env);
       throw new UsageError(`unknown user command ${rest[0] ?? "(none)"}; try: jams user add NAME --password-file FILE`);
     default:
       throw new UsageError(`unknown command ${command}`);
@@ -57,16 +52,19 @@ async function dispatch(args: string[], env: Record<string, string | undefined>)
 
 function report(error: unknown): number {
   const message = error instanceof Error ? error.message : String(error);
+  // Matched by name so that reporting loads none of the modules that define these errors.
+  const name = error instanceof Error ? error.name : "";
+  const status = (error as { status?: number }).status;
   const isUsage =
     error instanceof UsageError ||
     (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) ||
-    (error instanceof AppError && error.status === 400);
+    (name === "AppError" && status === 400);
   if (isUsage) {
     console.error(`jams: ${message}\nRun "jams --help" for usage.`);
     return 2;
   }
-  const known = [ConfigError, TlsFileError, ListenError, DataDirError, BackupError, AppError];
-  if (known.some((type) => error instanceof type)) {
+  const known = ["ConfigError", "TlsFileError", "ListenError", "DataDirError", "BackupError", "AppError"];
+  if (known.includes(name)) {
     console.error(`jams: ${message}`);
     return 1;
   }
