@@ -8,6 +8,7 @@
  */
 import { getRequestListener } from "@hono/node-server";
 import { createServer as createHttpServer } from "node:http";
+import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type PeerCertificate, type TLSSocket } from "node:tls";
 import type { Bindings } from "../api/context.ts";
 import { repairRequestLine } from "./request-line.ts";
@@ -33,12 +34,28 @@ export class ListenError extends Error {
 }
 
 /** Starts serving `fetch` over HTTPS on host:port; resolves once the port is bound. */
+/** Connection time limits, in milliseconds. */
+export interface ConnectionTimeouts {
+  /** A connection that sends or receives nothing for this long is closed. */
+  idleMs: number;
+  /** A request must be received whole, headers and body, within this time. */
+  requestMs: number;
+}
+
+/**
+ * Defaults sized for Jami clients, which send small requests at once, and for browsers. They
+ * stop a client that opens connections and trickles bytes from holding them forever.
+ */
+export const defaultTimeouts: ConnectionTimeouts = { idleMs: 30_000, requestMs: 60_000 };
+
 export function listenTls(options: {
   host: string;
   port: number;
   credentials: TlsCredentials;
   fetch: (request: Request, bindings: Bindings) => Response | Promise<Response>;
+  timeouts?: ConnectionTimeouts;
 }): Promise<Listener> {
+  const timeouts = options.timeouts ?? defaultTimeouts;
   const listener = getRequestListener(
     (request, env) => {
       const socket = (env as { incoming: { socket: TLSSocket } }).incoming.socket;
@@ -55,6 +72,7 @@ export function listenTls(options: {
     incoming.url = collapseSlashes(incoming.url ?? "/");
     return listener(incoming, outgoing);
   });
+  const deadlines = requestDeadlines(http, timeouts.requestMs);
   const tls = createTlsServer(
     {
       cert: options.credentials.certPem,
@@ -63,7 +81,13 @@ export function listenTls(options: {
       rejectUnauthorized: false,
       minVersion: "TLSv1.2",
     },
-    (socket) => repairFirstRequest(socket, () => http.emit("connection", socket)),
+    (socket) => {
+      // Closes stalled connections, whatever state the request is in: an idle socket is one that
+      // neither sent nor received anything, which a half-sent request also is.
+      socket.setTimeout(timeouts.idleMs, () => socket.destroy());
+      deadlines.waitForRequest(socket);
+      repairFirstRequest(socket, () => http.emit("connection", socket));
+    },
   );
   tls.on("tlsClientError", () => undefined);
   return new Promise((resolve, reject) => {
@@ -85,17 +109,38 @@ export function listenTls(options: {
   });
 }
 
+/**
+ * Gives every request `requestMs` to arrive whole and be answered, so a client that trickles
+ * a byte every few seconds cannot hold a connection open; the idle timeout does not see it.
+ * Node's server has `headersTimeout` and `requestTimeout` for this, but Bun's node:http
+ * (1.4.4) does not apply them, so the deadline is kept here.
+ */
+function requestDeadlines(http: ReturnType<typeof createHttpServer>, requestMs: number) {
+  const timers = new WeakMap<Duplex, ReturnType<typeof setTimeout>>();
+  const arm = (socket: Duplex) => {
+    const previous = timers.get(socket);
+    if (previous === undefined) socket.once("close", () => clearTimeout(timers.get(socket)));
+    clearTimeout(previous);
+    timers.set(socket, setTimeout(() => socket.destroy(), requestMs));
+  };
+  http.on("request", (incoming, outgoing) => {
+    // The headers are in: the body and the answer get a fresh deadline, and once the answer
+    // is sent a keep-alive connection waits for its next request under a new one.
+    arm(incoming.socket);
+    outgoing.once("finish", () => arm(incoming.socket));
+  });
+  return { waitForRequest: arm };
+}
+
 /** The longest first request line the repair waits for; longer ones pass through as they are. */
 const maxRequestLineBytes = 16 * 1024;
 
 /**
  * Reads the start of a new connection up to the end of its first request line, repairs that
- * line, puts the bytes back and then hands the socket over. A client that sends nothing within
- * 30 seconds is disconnected.
+ * line, puts the bytes back and then hands the socket over.
  */
 function repairFirstRequest(socket: TLSSocket, handOver: () => void): void {
   let buffered = Buffer.alloc(0);
-  socket.setTimeout(30_000, () => socket.destroy());
   const onReadable = () => {
     for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
       buffered = Buffer.concat([buffered, chunk]);
@@ -103,7 +148,6 @@ function repairFirstRequest(socket: TLSSocket, handOver: () => void): void {
     const end = buffered.indexOf("\r\n");
     if (end < 0 && buffered.length < maxRequestLineBytes && !socket.readableEnded) return;
     socket.off("readable", onReadable);
-    socket.setTimeout(0);
     const line = end < 0 ? buffered : repairRequestLine(buffered.subarray(0, end));
     socket.unshift(end < 0 ? buffered : Buffer.concat([line, buffered.subarray(end)]));
     handOver();
