@@ -5,6 +5,7 @@ import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { logger } from "../log/logger.ts";
 import type { AppEnv, Services } from "./context.ts";
+import { LoginThrottle } from "../users/login-throttle.ts";
 import { AppError, ErrorCode } from "./errors.ts";
 import { limitBody } from "./middleware/body-limit.ts";
 import { requestLog } from "./middleware/request-log.ts";
@@ -34,7 +35,8 @@ export const maxBodyBytes = 64 * 1024;
 const log = logger("http");
 
 /** Builds the application with all routes mounted. */
-export function createApp(services: Services): Hono<AppEnv> {
+export function createApp(input: Services): Hono<AppEnv> {
+  const services: Services = { ...input, loginThrottle: input.loginThrottle ?? new LoginThrottle() };
   const app = new Hono<AppEnv>();
   app.use(requestLog());
   const smallBodies = limitBody(maxBodyBytes);
@@ -74,14 +76,36 @@ export function renderError(error: Error, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId");
   if (error instanceof AppError) {
     c.get("logFields").error = error.code;
-    if (error.status >= 500 && error.cause) log.error({ err: error.cause, request_id: requestId }, error.message);
+    if (error.status >= 500 && error.cause) log.error({ err: loggableError(error.cause), request_id: requestId }, error.message);
     const body: Record<string, unknown> = { error: error.code, message: error.message, requestId };
     if (error.details !== undefined) body.details = error.details;
+    const retryAfter = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
     return c.json(body, error.status);
   }
   if (error instanceof HTTPException && error.status < 500) {
     return c.json({ error: "invalid_request", message: error.message, requestId }, error.status);
   }
-  log.error({ err: error, request_id: requestId }, "unhandled error");
+  if (isClientAbort(error)) {
+    // The client went away mid-request: nothing is wrong here, and nobody reads the answer.
+    c.get("logFields").error = "client_aborted";
+    return c.json({ error: "invalid_request", message: "the request was aborted by the client", requestId }, 400);
+  }
+  log.error({ err: loggableError(error), request_id: requestId }, "unhandled error");
   return c.json({ error: "internal_error", message: ErrorCode.internal_error, requestId }, 500);
+}
+
+function isClientAbort(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return error.message === "aborted" || code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE";
+}
+
+/**
+ * Returns an error for the log without the bound parameters that database errors quote, which
+ * could hold password hashes or private keys.
+ */
+export function loggableError(error: unknown): { type: string; message: string; stack?: string } {
+  if (!(error instanceof Error)) return { type: typeof error, message: String(error) };
+  const redact = (text: string) => text.replace(/params:[\s\S]*?(\n {4}at |$)/g, "params: [redacted]$1");
+  return { type: error.name, message: redact(error.message), stack: error.stack ? redact(error.stack) : undefined };
 }

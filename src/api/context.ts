@@ -2,6 +2,7 @@
 import type { Store } from "../store/database.ts";
 import type { UserRow } from "../store/schema.ts";
 import type { NetworkServices } from "../supervisor/supervisor.ts";
+import type { LoginThrottle } from "../users/login-throttle.ts";
 import type { TokenClaims } from "../tokens/tokens.ts";
 
 /** Long-lived services the routes use. */
@@ -10,6 +11,8 @@ export interface Services {
   tokenSecret: string;
   /** The supervised DHT node and TURN server; absent when the app runs without a supervisor. */
   network?: NetworkServices;
+  /** Failed-login counters; createApp makes one when it is not given. */
+  loginThrottle?: LoginThrottle;
 }
 
 /** Per-connection values the runtime adapter passes to `app.fetch`. */

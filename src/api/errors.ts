@@ -14,6 +14,7 @@ export const ErrorCode = {
   invalid_csr: "The certificate signing request is invalid.",
   unsupported_key_type: "The key type or size is not supported.",
   invalid_credentials: "The username or password is wrong.",
+  too_many_attempts: "Too many failed logins; wait before trying again.",
   credentials_required: "Credentials are required.",
   conflicting_credentials: "The request carries more than one identity.",
   client_certificate_required: "A TLS client certificate is required.",

@@ -7,6 +7,7 @@ import { readInstallSettings } from "../../install/setup.ts";
 import { users } from "../../store/schema.ts";
 import { verifyToken } from "../../tokens/tokens.ts";
 import { authenticateWithProfile, type Authenticated } from "../../users/authenticate.ts";
+import { throttled } from "../../users/login-throttle.ts";
 import type { AppEnv, Services } from "../context.ts";
 import { AppError, forbidden, unauthorized } from "../errors.ts";
 import { readJsonObject } from "../json-body.ts";
@@ -20,7 +21,7 @@ export function deviceEnrollRoutes(services: Services): Hono<AppEnv> {
     const ca = settings ? await loadCa(services.store.db) : undefined;
     if (!settings || !ca) throw new AppError(503, "not_installed");
 
-    const { user, profile } = await authenticateUser(services, c.req.header("authorization"));
+    const { user, profile } = await authenticateUser(services, c.req.header("authorization"), c.env?.remoteAddress ?? "unknown");
     c.get("logFields").user = user.username;
     if (user.revokedAt !== null) throw forbidden("user_revoked", "this user was revoked and cannot enroll devices");
     if (user.disabled) throw forbidden("user_disabled", "this user is disabled and cannot enroll devices");
@@ -43,9 +44,13 @@ export function deviceEnrollRoutes(services: Services): Hono<AppEnv> {
 }
 
 /** Basic credentials (the Jami client's way) or a USER bearer token. */
-async function authenticateUser(services: Services, header: string | undefined): Promise<Authenticated> {
+async function authenticateUser(services: Services, header: string | undefined, address: string): Promise<Authenticated> {
   const basic = readBasicCredentials(header);
-  if (basic) return authenticateWithProfile(services, basic.username, basic.password);
+  if (basic) {
+    return throttled(services.loginThrottle!, basic.username, address, () =>
+      authenticateWithProfile(services, basic.username, basic.password),
+    );
+  }
   const bearer = /^Bearer\s+(\S+)$/i.exec(header ?? "");
   const claims = bearer ? await verifyToken(services.tokenSecret, bearer[1]!) : undefined;
   if (!claims) throw unauthorized("credentials_required", "send the user's name and password with HTTP Basic");

@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { authenticateDevice } from "../../authority/device-login.ts";
 import { issueToken } from "../../tokens/tokens.ts";
 import { authenticate } from "../../users/authenticate.ts";
+import { throttled } from "../../users/login-throttle.ts";
 import type { AppEnv, Services } from "../context.ts";
 import { badRequest, forbidden } from "../errors.ts";
 import { readJsonObject } from "../json-body.ts";
@@ -27,7 +28,8 @@ export function loginRoutes(services: Services): Hono<AppEnv> {
     if (basic || json) {
       const { username, password } = (basic ?? json)!;
       c.get("logFields").user = username;
-      const user = await authenticate(services, username, password);
+      const address = c.env?.remoteAddress ?? "unknown";
+      const user = await throttled(services.loginThrottle!, username, address, () => authenticate(services, username, password));
       if (user.revokedAt !== null) throw forbidden("user_revoked");
       if (user.disabled) throw forbidden("user_disabled");
       // Jami clients understand only DEVICE and USER, so Basic logins never get ADMIN.
