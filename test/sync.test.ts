@@ -116,6 +116,8 @@ describe("malformed reports", () => {
     ["negative timestamp", "/api/auth/contacts", [{ uri: "c".repeat(40), added: -1 }]],
     ["banned as a string", "/api/auth/contacts", [{ uri: "c".repeat(40), banned: "true" }]],
     ["missing uri", "/api/auth/contacts", [{ added: 1 }]],
+    ["uri that is no Jami id", "/api/auth/contacts", [{ uri: "x", added: 1 }]],
+    ["request from no Jami id", "/api/auth/conversationRequests", [{ conversationId: "conv6", from: "bob" }]],
     ["members not an array", "/api/auth/conversations", [{ id: "conv3", members: "x" }]],
     ["metadata not strings", "/api/auth/conversationRequests", [{ conversationId: "conv4", metadatas: { n: 1 } }]],
     ["array element not object", "/api/auth/conversations", ["conv5"]],
@@ -143,5 +145,15 @@ describe("malformed reports", () => {
     const reply = await post(tokenA, "/api/auth/contacts", many);
     expect(reply.status).toBe(200);
     expect((reply.json as unknown[]).length).toBeGreaterThanOrEqual(2000);
+  });
+
+  test("a user's stored contacts are capped", async () => {
+    const stored = ((await post(tokenA, "/api/auth/contacts", [])).json as unknown[]).length;
+    const fresh = Array.from({ length: 10_001 - stored }, (_, i) => ({ uri: (i + 1_000_000).toString(16).padStart(40, "f"), added: 1 }));
+    const reply = await post(tokenA, "/api/auth/contacts", fresh);
+    expect(reply.status).toBe(400);
+    expect((reply.json as { error: string }).error).toBe("sync_limit_exceeded");
+    const after = ((await post(tokenA, "/api/auth/contacts", [])).json as unknown[]).length;
+    expect(after).toBe(stored);
   });
 });

@@ -10,6 +10,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 export const ErrorCode = {
   invalid_json: "The request body is not valid JSON.",
   invalid_request: "The request is invalid.",
+  sync_limit_exceeded: "Too many synced items are stored for this user.",
   body_too_large: "The request body is too large.",
   invalid_csr: "The certificate signing request is invalid.",
   unsupported_key_type: "The key type or size is not supported.",

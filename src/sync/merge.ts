@@ -34,8 +34,14 @@ export const kinds: Record<SyncKind, KindSpec> = {
   },
 };
 
-/** The most items one report may carry. */
+/**
+ * Maximum items one report may carry, and one user may have stored per kind. Jami accounts
+ * rarely have more than a few thousand contacts; the cap keeps one device from filling the disk.
+ */
 export const maxItems = 10_000;
+
+/** A Jami URI (account id): 40 hexadecimal characters. */
+const jamiUri = /^[0-9a-fA-F]{40}$/;
 const maxKeyLength = 256;
 const maxItemBytes = 16 * 1024;
 
@@ -63,6 +69,10 @@ function checkItem(kind: SyncKind, item: unknown, index: number): SyncItem {
   }
   for (const field of spec.booleans) {
     if (value[field] !== undefined && typeof value[field] !== "boolean") throw fail(`${field} must be a boolean`);
+  }
+  if (kind === "contact" && !jamiUri.test(key)) throw fail("uri must be a Jami account id (40 hexadecimal characters)");
+  if (kind === "conversationRequest" && value.from !== undefined && (typeof value.from !== "string" || !jamiUri.test(value.from))) {
+    throw fail("from must be a Jami account id (40 hexadecimal characters)");
   }
   if (kind === "conversation") checkMembers(value.members, fail);
   if (kind === "conversationRequest") checkMetadata(value.metadatas, fail);

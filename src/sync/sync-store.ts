@@ -2,7 +2,8 @@
 import { and, eq } from "drizzle-orm";
 import type { Store } from "../store/database.ts";
 import { syncItems } from "../store/schema.ts";
-import { keyOf, mergeItem, type SyncItem, type SyncKind } from "./merge.ts";
+import { badRequest } from "../api/errors.ts";
+import { keyOf, maxItems, mergeItem, type SyncItem, type SyncKind } from "./merge.ts";
 
 /**
  * Merges `reported` into the user's stored items of `kind` in one transaction and returns the
@@ -21,6 +22,10 @@ export async function applyReport(
       .from(syncItems)
       .where(and(eq(syncItems.userId, userId), eq(syncItems.kind, kind)));
     const items = new Map(rows.map((row) => [row.key, JSON.parse(row.payload) as SyncItem]));
+    const added = new Set(reported.map((item) => keyOf(kind, item)).filter((key) => !items.has(key) && key !== ignoredKey));
+    if (items.size + added.size > maxItems) {
+      throw badRequest("sync_limit_exceeded", `a user may keep at most ${maxItems} items of this kind; ${items.size} are stored`);
+    }
     const now = Date.now();
     for (const item of reported) {
       const key = keyOf(kind, item);
