@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { formatDuration, parseDuration } from "../src/config/duration.ts";
 import { parseInstallSettings } from "../src/install/setup.ts";
 import { ConfigError, loadServeConfig } from "../src/config/serve-config.ts";
+import { checkUsername } from "../src/users/users.ts";
 
 const folder = mkdtempSync(join(tmpdir(), "jams-config-"));
 const configFile = join(folder, "config.json");
@@ -124,5 +125,30 @@ describe("installation settings", () => {
   ];
   for (const [name, input] of invalid) {
     test(`${name} is rejected`, () => expect(() => parseInstallSettings(input)).toThrow("invalid settings"));
+  }
+});
+
+describe("usernames", () => {
+  test("fullwidth letters fold to the plain name", () => {
+    expect(checkUsername("ａlice")).toBe("alice");
+  });
+
+  test("accented names are kept", () => {
+    expect(checkUsername("élodie")).toBe("élodie");
+  });
+
+  test("a single non-Latin script is accepted", () => {
+    expect(checkUsername("алиса")).toBe("алиса");
+  });
+
+  const rejected: [string, string][] = [
+    ["Cyrillic a inside a Latin name", "\u0430lice"],
+    ["Greek omicron inside a Latin name", "b\u03bfb"],
+    ["a colon", "a:b"],
+    ["a control character", "a\u0000b"],
+    ["surrounding spaces", " alice "],
+  ];
+  for (const [name, value] of rejected) {
+    test(`${name} is rejected`, () => expect(() => checkUsername(value)).toThrow());
   }
 });

@@ -22,8 +22,16 @@ export function checkUsername(username: unknown): string {
       "username must not contain control characters, ':', '/', '\\' or surrounding spaces",
     );
   }
-  return username.normalize("NFC");
+  // NFKC folds look-alike compatibility forms (fullwidth "ａlice") into the plain name, so the
+  // uniqueness check sees them; mixing scripts ("аlice" with a Cyrillic а) is refused outright.
+  const normalized = username.normalize("NFKC");
+  if (confusableScripts.filter((script) => script.test(normalized)).length > 1) {
+    throw badRequest("invalid_username", "username mixes Latin, Cyrillic or Greek letters, so it could imitate another name");
+  }
+  return normalized;
 }
+
+const confusableScripts = [/\p{Script=Latin}/u, /\p{Script=Cyrillic}/u, /\p{Script=Greek}/u];
 
 /** Checks a new password: 1 to 1024 characters. */
 export function checkPassword(password: unknown): string {
@@ -38,7 +46,7 @@ export async function findUserByName(db: Database | Transaction, username: strin
   const rows = await db
     .select()
     .from(users)
-    .where(eq(sql`lower(${users.username})`, username.normalize("NFC").toLowerCase()))
+    .where(eq(sql`lower(${users.username})`, username.normalize("NFKC").toLowerCase()))
     .limit(1);
   return rows[0];
 }
