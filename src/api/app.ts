@@ -39,6 +39,11 @@ export function createApp(input: Services): Hono<AppEnv> {
   const services: Services = { ...input, loginThrottle: input.loginThrottle ?? new LoginThrottle() };
   const app = new Hono<AppEnv>();
   app.use(requestLog());
+  app.use("/api/*", async (c, next) => {
+    await next();
+    // API replies carry tokens and personal data; routes that may be cached say so themselves.
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  });
   const smallBodies = limitBody(maxBodyBytes);
   const syncBodies = limitBody(maxSyncBodyBytes);
   app.use((c, next) => (c.req.path in syncPaths ? syncBodies(c, next) : smallBodies(c, next)));

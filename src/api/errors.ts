@@ -25,6 +25,7 @@ export const ErrorCode = {
   device_key_in_use: "This device key is enrolled for another user.",
   user_disabled: "This user is disabled.",
   user_revoked: "This user was revoked.",
+  cannot_revoke_self: "Administrators cannot revoke themselves.",
   not_authenticated: "A valid bearer token is required.",
   forbidden: "This token does not allow the request.",
   not_found: "Not found.",

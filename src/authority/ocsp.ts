@@ -59,7 +59,8 @@ export async function answerOcspRequest(store: Store, requestDer: Uint8Array): P
 
   const first = await findIssuer(store, requested[0]!.reqCert);
   if (!first) return statusOnly(ocsp.OCSPResponseStatus.unauthorized);
-  const now = new Date();
+  // RFC 6960 takes RFC 5280's GeneralizedTime, which allows no fractional seconds.
+  const now = wholeSeconds(Date.now());
   const responses: ocsp.SingleResponse[] = [];
   for (const { reqCert } of requested) responses.push(await singleResponse(store, first, reqCert, settings, now));
   return sign(first, responses, nonceOf(request), now);
@@ -125,7 +126,7 @@ async function singleResponse(
   else if (row.revokedAt !== null) {
     const reason = reasonCodes[(row.revocationReason ?? "unspecified") as RevocationReason] ?? 0;
     status = new ocsp.CertStatus({
-      revoked: new ocsp.RevokedInfo({ revocationTime: new Date(row.revokedAt), revocationReason: new CRLReason(reason) }),
+      revoked: new ocsp.RevokedInfo({ revocationTime: wholeSeconds(row.revokedAt), revocationReason: new CRLReason(reason) }),
     });
   } else status = new ocsp.CertStatus({ good: null });
   return new ocsp.SingleResponse({
@@ -182,6 +183,10 @@ function signatureAlgorithm(signer: Signer): AlgorithmIdentifier {
   }
   const oid = signingHash(signer.key) === "SHA-384" ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2";
   return new AlgorithmIdentifier({ algorithm: oid });
+}
+
+function wholeSeconds(ms: number): Date {
+  return new Date(Math.floor(ms / 1000) * 1000);
 }
 
 function statusOnly(status: ocsp.OCSPResponseStatus): Uint8Array {

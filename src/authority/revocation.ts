@@ -27,14 +27,20 @@ export const revocationReasons: RevocationReason[] = [
   "privilegeWithdrawn",
 ];
 
-/** Revokes `device` and all its certificates. Revoking twice changes nothing. */
+/**
+ * Revokes `device` and all its certificates. Revoking a revoked device changes nothing: the
+ * first time, reason and CRL stand.
+ */
 export async function revokeDevice(store: Store, device: DeviceRow, reason: RevocationReason, by: string): Promise<void> {
   const now = Date.now();
-  await store.write(async (tx) => {
+  const revoked = await store.write(async (tx) => {
+    const current = (await tx.select().from(devices).where(eq(devices.id, device.id)).limit(1))[0];
+    if (!current || current.revokedAt !== null) return false;
     await markDevice(tx, device, reason, now);
     await rebuildAccountCrl(tx, device.userId);
+    return true;
   });
-  log.info({ deviceId: device.deviceId, userId: device.userId, reason, by }, "revoked device");
+  if (revoked) log.info({ deviceId: device.deviceId, userId: device.userId, reason, by }, "revoked device");
 }
 
 /**

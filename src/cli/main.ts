@@ -51,7 +51,9 @@ async function dispatch(args: string[], env: Record<string, string | undefined>)
 }
 
 function report(error: unknown): number {
-  const message = error instanceof Error ? error.message : String(error);
+  let message = error instanceof Error ? error.message : String(error);
+  const parseCode = (error as NodeJS.ErrnoException).code;
+  if (parseCode === "ERR_PARSE_ARGS_UNKNOWN_OPTION") message = `unknown option ${/'([^']+)'/.exec(message)?.[1] ?? message}`;
   // Matched by name so that reporting loads none of the modules that define these errors.
   const name = error instanceof Error ? error.name : "";
   const status = (error as { status?: number }).status;

@@ -23,7 +23,11 @@ const portSetting = z.coerce.number().int().min(1).max(65535);
 const serveConfigSchema = z
   .object({
     host: z.string().min(1),
-    port: z.coerce.number().int().min(1).max(65535),
+    port: z.coerce
+      .number({ message: "must be a port number from 1 to 65535" })
+      .int({ message: "must be a port number from 1 to 65535" })
+      .min(1, { message: "must be a port number from 1 to 65535" })
+      .max(65535, { message: "must be a port number from 1 to 65535" }),
     dataDir: z.string().min(1),
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),

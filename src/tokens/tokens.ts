@@ -62,7 +62,9 @@ export async function verifyToken(secret: string, token: string): Promise<TokenC
   try {
     const payload = await verify(token, secret, "HS256");
     const scope = payload.scope as Scope;
-    if (typeof payload.sub !== "string" || typeof payload.uid !== "number" || !(scope in rank)) return undefined;
+    // hono/jwt checks exp only when present, so a token without one is refused here.
+    if (typeof payload.exp !== "number" || typeof payload.sub !== "string" || typeof payload.uid !== "number") return undefined;
+    if (!Object.hasOwn(rank, scope)) return undefined;
     return payload as unknown as TokenClaims;
   } catch {
     return undefined;

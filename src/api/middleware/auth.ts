@@ -26,7 +26,7 @@ export function requireScope(services: Services, scope: Scope): MiddlewareHandle
       throw unauthorized("device_revoked");
     }
     if (!scopeAllows(claims.scope, scope)) {
-      throw forbidden("forbidden", `this route needs a ${scope} token; this one has scope ${claims.scope}`);
+      throw forbidden("forbidden", `this route needs a token of scope ${scope}; this one has scope ${claims.scope}`);
     }
     c.set("claims", claims);
     c.set("user", user);

@@ -5,6 +5,9 @@ import { badRequest } from "../errors.ts";
 /** The largest page a list route returns. */
 export const maxPageSize = 500;
 
+/** The largest offset accepted; SQLite takes 64-bit integers, and no list is this long. */
+const maxOffset = 1_000_000_000;
+
 /** Reads `limit` (default 100, at most 500) and `offset` (default 0). */
 export function readPage(query: Record<string, string>): { limit: number; offset: number } {
   const limit = query.limit === undefined ? 100 : Number(query.limit);
@@ -12,7 +15,9 @@ export function readPage(query: Record<string, string>): { limit: number; offset
   if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
     throw badRequest("invalid_request", `limit must be an integer from 1 to ${maxPageSize}`);
   }
-  if (!Number.isInteger(offset) || offset < 0) throw badRequest("invalid_request", "offset must be a non-negative integer");
+  if (!Number.isInteger(offset) || offset < 0 || offset > maxOffset) {
+    throw badRequest("invalid_request", `offset must be an integer from 0 to ${maxOffset}`);
+  }
   return { limit, offset };
 }
 

@@ -62,7 +62,7 @@ export function adminUserRoutes(services: Services): Hono<AppEnv> {
   app.delete("/api/admin/user/:username", async (c) => {
     const user = await findUserByName(db, c.req.param("username"));
     if (!user) throw notFound("not_found", "no user with this name");
-    if (user.id === c.get("user").id) throw conflict("invalid_request", "administrators cannot revoke themselves");
+    if (user.id === c.get("user").id) throw conflict("cannot_revoke_self", "administrators cannot revoke themselves");
     const reason = readReason(c.req.query("reason"), "privilegeWithdrawn");
     await revokeUser(services.store, user, reason, c.get("user").username);
     const revoked = (await db.select({ value: count() }).from(devices).where(and(eq(devices.userId, user.id), isNotNull(devices.revokedAt))))[0]!.value;

@@ -105,8 +105,10 @@ function caSubject(fields: unknown): CaSubject {
   for (const name of subjectFields) {
     const value = input[name];
     if (value === undefined || value === "") continue;
-    if (typeof value !== "string" || value.length > 64) {
-      throw badRequest("invalid_ca", `fields.${name}: must be a string of at most 64 characters`, { field: `fields.${name}` });
+    if (typeof value !== "string" || value.length > 64 || /[\u0000-\u001f\u007f]/.test(value)) {
+      throw badRequest("invalid_ca", `fields.${name}: must be a string of at most 64 characters without control characters`, {
+        field: `fields.${name}`,
+      });
     }
     subject[name] = value;
   }
