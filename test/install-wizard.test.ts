@@ -168,6 +168,13 @@ describe("install start", () => {
     expect(reply.json.error).toBe("invalid_username");
   });
 
+  test("start rejects a short admin password", async () => {
+    const reply = await send(server, "PUT", "/api/install/start", { body: { username: "admin1", password: "short" } });
+    expect(reply.status).toBe(400);
+    expect(reply.json.message).toContain("at least 10 characters");
+    expect((await readInfo(server)).setupStep).toBe("start");
+  });
+
   test("start rejects missing password", async () => {
     const reply = await send(server, "PUT", "/api/install/start", { body: { username: "admin1" } });
     expect(reply.status).toBe(400);
@@ -210,7 +217,7 @@ describe("install start", () => {
   test("enrollment before setup", async () => {
     const reply = await send(server, "POST", "/api/auth/device", {
       body: { csr: "x" },
-      headers: { Authorization: "Basic " + Buffer.from("admin1:pw-one").toString("base64") },
+      headers: { Authorization: "Basic " + Buffer.from("admin1:pw-one-long-enough").toString("base64") },
     });
     expect(reply.status).toBe(503);
     expect(reply.json.error).toBe("not_installed");
@@ -223,7 +230,7 @@ describe("install start", () => {
   });
 
   test("start returns ADMIN token", async () => {
-    const reply = await send(server, "PUT", "/api/install/start", { body: { username: "admin1", password: "pw-one" } });
+    const reply = await send(server, "PUT", "/api/install/start", { body: { username: "admin1", password: "pw-one-long-enough" } });
     expect(reply.status).toBe(200);
     expect(reply.json.scope).toBe("ADMIN");
     expect(typeof reply.json.access_token).toBe("string");
@@ -233,7 +240,7 @@ describe("install start", () => {
   });
 
   test("second start by other admin", async () => {
-    const reply = await send(server, "PUT", "/api/install/start", { body: { username: "admin2", password: "pw-two" } });
+    const reply = await send(server, "PUT", "/api/install/start", { body: { username: "admin2", password: "pw-two-long-enough" } });
     expect(reply.status).toBe(409);
     expect(reply.json.error).toBe("setup_in_progress");
   });
@@ -254,13 +261,13 @@ describe("install start", () => {
     const info = await readInfo(server);
     expect(info.installed).toBe(false);
     expect(info.setupStep).toBe("ca");
-    const login = await send(server, "POST", "/api/login", { body: { username: "admin2", password: "pw-two" } });
+    const login = await send(server, "POST", "/api/login", { body: { username: "admin2", password: "pw-two-long-enough" } });
     expect(login.status).toBe(401);
     expect(login.json.error).toBe("invalid_credentials");
   });
 
   test("same admin resumes setup", async () => {
-    const reply = await send(server, "PUT", "/api/install/start", { body: { username: "admin1", password: "pw-one" } });
+    const reply = await send(server, "PUT", "/api/install/start", { body: { username: "admin1", password: "pw-one-long-enough" } });
     expect(reply.status).toBe(200);
     expect(reply.json.scope).toBe("ADMIN");
     expect(reply.json.access_token).not.toBe(firstToken);
@@ -268,7 +275,7 @@ describe("install start", () => {
   });
 
   test("resumed token passes authorization", async () => {
-    const token = await startSetup(server, "admin1", "pw-one");
+    const token = await startSetup(server, "admin1", "pw-one-long-enough");
     // A body the CA step rejects: a 400 (not 401 or 403) proves the token was accepted.
     const reply = await send(server, "POST", "/api/install/ca", { token, body: {} });
     expect(reply.status).toBe(400);
@@ -284,7 +291,7 @@ describe("install concurrent start", () => {
   beforeAll(async () => {
     server = await startServer();
     startReplies = await Promise.all(
-      names.map((name) => send(server, "PUT", "/api/install/start", { body: { username: name, password: `pw-${name}` } })),
+      names.map((name) => send(server, "PUT", "/api/install/start", { body: { username: name, password: `pw-${name}-long-enough` } })),
     );
   });
 
@@ -300,7 +307,7 @@ describe("install concurrent start", () => {
   test("only the winner is admin", async () => {
     const winner = names[startReplies.findIndex((reply) => reply.status === 200)]!;
     for (const name of names) {
-      const login = await send(server, "POST", "/api/login", { body: { username: name, password: `pw-${name}` } });
+      const login = await send(server, "POST", "/api/login", { body: { username: name, password: `pw-${name}-long-enough` } });
       expect(login.status).toBe(name === winner ? 200 : 401);
     }
   });
@@ -317,11 +324,11 @@ describe("install token checks", () => {
 
   beforeAll(async () => {
     server = await startServer();
-    await startSetup(server, "admin1", "pw-one");
+    await startSetup(server, "admin1", "pw-one-long-enough");
     // HTTP Basic login never grants ADMIN, so the wizard's own administrator gets a USER token.
     const login = await send(server, "POST", "/api/login", {
       body: {},
-      headers: { Authorization: "Basic " + Buffer.from("admin1:pw-one").toString("base64") },
+      headers: { Authorization: "Basic " + Buffer.from("admin1:pw-one-long-enough").toString("base64") },
     });
     expect(login.status).toBe(200);
     expect(login.json.scope).toBe("USER");
@@ -371,7 +378,7 @@ describe("install CA step", () => {
 
   beforeAll(async () => {
     server = await startServer();
-    token = await startSetup(server, "admin1", "pw-one");
+    token = await startSetup(server, "admin1", "pw-one-long-enough");
   });
 
   afterAll(async () => {
@@ -595,7 +602,7 @@ describe("install settings step", () => {
 
   beforeAll(async () => {
     server = await startServer();
-    token = await startSetup(server, "admin1", "pw-one");
+    token = await startSetup(server, "admin1", "pw-one-long-enough");
     const ca = await send(server, "POST", "/api/install/ca", {
       token,
       body: { certificate: readFixture("ca.crt"), privateKey: readFixture("ca.key") },
@@ -704,7 +711,7 @@ describe("install settings step", () => {
 
   for (const [method, path] of closedRoutes) {
     test(`${method} ${path} after install`, async () => {
-      const body = method === "GET" ? undefined : { username: "admin1", password: "pw-one", type: "LOCAL" };
+      const body = method === "GET" ? undefined : { username: "admin1", password: "pw-one-long-enough", type: "LOCAL" };
       const reply = await send(server, method, path, { token, body });
       expect(reply.status).toBe(404);
       expect(reply.json.error).toBe("already_installed");
@@ -777,7 +784,7 @@ describe("install happy path", () => {
     // Setup is closed now, so check the lifetime through a fresh wizard.
     const fresh = await startServer();
     try {
-      const reply = await send(fresh, "PUT", "/api/install/start", { body: { username: "owner", password: "pw" } });
+      const reply = await send(fresh, "PUT", "/api/install/start", { body: { username: "owner", password: "owner-password" } });
       expect(reply.status).toBe(200);
       expect(reply.json.expires_in).toBe(1800);
     } finally {

@@ -20,6 +20,6 @@ export async function resetLocalPassword(store: Store, user: UserRow, password: 
     );
   }
   if (user.revokedAt !== null) throw conflict("user_revoked", `user ${user.username} was revoked; a new password would not let them sign in`);
-  const passwordHash = await hashPassword(checkPassword(password));
+  const passwordHash = await hashPassword(checkPassword(password, user.role));
   await store.write((tx) => tx.update(users).set({ passwordHash }).where(eq(users.id, user.id)));
 }

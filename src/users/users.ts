@@ -33,10 +33,21 @@ export function checkUsername(username: unknown): string {
 
 const confusableScripts = [/\p{Script=Latin}/u, /\p{Script=Cyrillic}/u, /\p{Script=Greek}/u];
 
-/** Checks a new password: 1 to 1024 characters. */
-export function checkPassword(password: unknown): string {
+/**
+ * Minimum length of an administrator's password. Administrators hold the CA; users' passwords
+ * usually come from a directory policy, and a local user's is the admin's choice.
+ */
+export const minAdminPasswordLength = 10;
+
+/** Checks a new password: 1 to 1024 characters, and at least 10 for an administrator. */
+export function checkPassword(password: unknown, role: "user" | "admin" = "user"): string {
   if (typeof password !== "string" || password.length === 0 || password.length > maxPasswordLength) {
-    throw badRequest("invalid_request", `password must be 1 to ${maxPasswordLength} characters`);
+    throw badRequest("invalid_request", `password must be 1 to ${maxPasswordLength} characters`, { field: "password" });
+  }
+  if (role === "admin" && password.length < minAdminPasswordLength) {
+    throw badRequest("invalid_request", `an administrator's password must have at least ${minAdminPasswordLength} characters`, {
+      field: "password",
+    });
   }
   return password;
 }
@@ -58,7 +69,7 @@ export async function createLocalUser(
   tx?: Transaction,
 ): Promise<UserRow> {
   const username = checkUsername(input.username);
-  const passwordHash = await hashPassword(checkPassword(input.password));
+  const passwordHash = await hashPassword(checkPassword(input.password, input.role ?? "user"));
   const insert = async (db: Transaction) => {
     const existing = await findUserByName(db, username);
     if (existing?.revokedAt) {
