@@ -8,7 +8,7 @@ import { parseDuration } from "./duration.ts";
 const day = 86_400_000;
 const minute = 60_000;
 
-/** A lifetime given as milliseconds (JAMS's unit) or as a duration such as `90d`. */
+/** Schema of a lifetime given as milliseconds (JAMS's unit) or as a duration such as `90d`. */
 const lifetime = z.union([z.number().int(), z.string()]).transform((value, context) => {
   const ms = typeof value === "number" ? value : parseDuration(value);
   if (ms === undefined || ms < minute || ms > 100 * 365 * day) {

@@ -71,7 +71,7 @@ export async function signRsaSha512(key: StoredKey, data: Uint8Array): Promise<U
   return new Uint8Array(await subtle.sign("RSASSA-PKCS1-v1_5", cryptoKey, bytes(data)));
 }
 
-/** Why a PEM private key could not be read. */
+/** Error raised when a PEM private key cannot be read. */
 export class KeyReadError extends Error {
   override name = "KeyReadError";
 }

@@ -110,7 +110,7 @@ export function listenTls(options: {
 }
 
 /**
- * Gives every request `requestMs` to arrive whole and be answered, so a client that trickles
+ * Gives every request `requestMs` to arrive whole and get its response, so a client that trickles
  * a byte every few seconds cannot hold a connection open; the idle timeout does not see it.
  * Node's server has `headersTimeout` and `requestTimeout` for this, but Bun's node:http
  * (1.4.4) does not apply them, so the deadline is kept here.
@@ -124,15 +124,15 @@ function requestDeadlines(http: ReturnType<typeof createHttpServer>, requestMs: 
     timers.set(socket, setTimeout(() => socket.destroy(), requestMs));
   };
   http.on("request", (incoming, outgoing) => {
-    // The headers are in: the body and the answer get a fresh deadline, and once the answer
-    // is sent a keep-alive connection waits for its next request under a new one.
+    // The headers are in, so the body and the response get a fresh deadline. Once the response
+    // is sent, a keep-alive connection waits for its next request under a new one.
     arm(incoming.socket);
     outgoing.once("finish", () => arm(incoming.socket));
   });
   return { waitForRequest: arm };
 }
 
-/** The longest first request line the repair waits for; longer ones pass through as they are. */
+/** Maximum length of the first request line the repair waits for; longer ones pass unchanged. */
 const maxRequestLineBytes = 16 * 1024;
 
 /**

@@ -16,7 +16,7 @@ const rank: Record<Scope, number> = { DEVICE: 1, USER: 2, ADMIN: 3 };
 /** Lifetimes in seconds. Device tokens are short so a revocation reaches clients soon. */
 export const tokenLifetimeSeconds: Record<Scope, number> = { DEVICE: 1800, USER: 1800, ADMIN: 1800 };
 
-/** What a verified token says. */
+/** Claims of a verified token. */
 export interface TokenClaims {
   sub: string;
   uid: number;
