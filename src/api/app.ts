@@ -41,7 +41,8 @@ export function createApp(input: Services): Hono<AppEnv> {
   app.use(requestLog());
   app.use("/api/*", async (c, next) => {
     await next();
-    // API replies carry tokens and personal data. Routes whose replies may be cached set their own header.
+    // API replies carry tokens and personal data. Routes whose replies may be cached set
+    // their own header.
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
   });
   const smallBodies = limitBody(maxBodyBytes);
@@ -92,7 +93,8 @@ export function renderError(error: Error, c: Context<AppEnv>): Response {
     return c.json({ error: "invalid_request", message: error.message, requestId }, error.status);
   }
   if (isClientAbort(error)) {
-    // The client closed the connection mid-request. Nothing failed here, and no one reads the response.
+    // The client closed the connection mid-request. Nothing failed here, and no one reads
+    // the response.
     c.get("logFields").error = "client_aborted";
     return c.json({ error: "invalid_request", message: "the request was aborted by the client", requestId }, 400);
   }
