@@ -14,6 +14,7 @@ import { createInterface } from "node:readline";
 import { eq } from "drizzle-orm";
 import { openStore } from "../src/store/database.ts";
 import { users } from "../src/store/schema.ts";
+import { freePort } from "./support/ports.ts";
 
 const repoRoot = resolve(import.meta.dir, "..");
 const mainScript = join(repoRoot, "src", "main.ts");
@@ -70,14 +71,6 @@ function openssl(...args: string[]): void {
   execFileSync("openssl", args, { cwd: workDir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-/** Returns a TCP port that was free a moment ago on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
-  return port;
-}
 
 /** A running `serve` child with its parsed JSON log lines. */
 interface ServeChild {

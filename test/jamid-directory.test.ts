@@ -16,7 +16,9 @@ import { startDbusDaemon, stopChildProcess, type DbusDaemon } from "./support/db
 import { startDhtNode, type DhtNode } from "./support/dhtnode.ts";
 import { startJamid, type Jamid } from "./support/jamid.ts";
 import { adDomain, adUsers, startSambaAd, type SambaAd } from "./support/samba-ad.ts";
-import { freePort, ldapBase, ldapEntry, ldapPeople, ldapReader, startSlapd, type Slapd } from "./support/slapd.ts";
+import { makeLocalhostCertificates } from "./support/jams-serve.ts";
+import { freePort } from "./support/ports.ts";
+import { ldapBase, ldapEntry, ldapPeople, ldapReader, startSlapd, type Slapd } from "./support/slapd.ts";
 
 const root = join(import.meta.dirname, "..");
 const jamsBinary = process.env.JAMS_BINARY ?? join(root, "dist/jams");
@@ -59,25 +61,8 @@ function run(args: string[], env: Record<string, string> = {}): { status: number
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function openssl(args: string[]): void {
-  const result = spawnSync("openssl", args, { cwd: folder, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
-}
-
-/** Makes the appliances' TLS root and a localhost server certificate that jamid trusts through SSL_CERT_FILE. */
-function makeServerCertificate(): void {
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.crt", "-subj", "/CN=Test TLS Root",
-    "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key"]);
-  openssl(["req", "-new", "-key", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-  writeFileSync(join(folder, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "root.crt", "-CAkey", "root.key", "-CAcreateserial", "-out", "server.crt",
-    "-days", "2", "-extfile", "san.ext"]);
-  writeFileSync(join(folder, "fullchain.pem"), readFileSync(join(folder, "server.crt"), "utf8") + readFileSync(join(folder, "root.crt"), "utf8"));
-}
-
 function serve(dataDir: string, port: number): Promise<Appliance> {
-  const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--cert", "fullchain.pem", "--key", "server.key", "--data-dir", dataDir];
+  const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--cert", "server-fullchain.pem", "--key", "server.key", "--data-dir", dataDir];
   const child = spawn(jamsBinary, args, { cwd: folder, stdio: ["ignore", "pipe", "pipe"] });
   const appliance: Appliance = { port, process: child, log: [] };
   let pending = "";
@@ -142,7 +127,7 @@ function ldapSeed(): string {
 beforeAll(async () => {
   if (!existsSync(jamsBinary)) throw new Error(`${jamsBinary} is missing: run npm run build first`);
   folder = mkdtempSync(join(tmpdir(), "jams-jamid-directory-"));
-  makeServerCertificate();
+  makeLocalhostCertificates(folder, ["server"]);
   slapd = await startSlapd(ldapSeed());
   samba = await startSambaAd([adUser, adReader]);
   writeFileSync(join(folder, "admin.pw"), "admin password\n");

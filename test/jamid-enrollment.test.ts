@@ -9,9 +9,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeLocalhostCertificates } from "./support/jams-serve.ts";
+import { freePort } from "./support/ports.ts";
 import { startDbusDaemon, stopChildProcess, type DbusDaemon } from "./support/dbus.ts";
 import { startDhtNode, type DhtNode } from "./support/dhtnode.ts";
 import { NameLookupState, startJamid, type Jamid } from "./support/jamid.ts";
@@ -53,36 +54,9 @@ function run(args: string[], cwd: string): { status: number | null; stdout: stri
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-/** Makes a TLS root and a localhost server certificate with an SEC1 EC key, as certbot does. */
-function makeServerCertificate(dir: string): void {
-  const openssl = (args: string[]) => {
-    const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-    if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
-  };
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.crt",
-    "-subj", "/CN=Test TLS Root", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key"]);
-  openssl(["req", "-new", "-key", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-  writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "root.crt", "-CAkey", "root.key", "-CAcreateserial",
-    "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
-  writeFileSync(join(dir, "fullchain.pem"), readFileSync(join(dir, "server.crt"), "utf8") + readFileSync(join(dir, "root.crt"), "utf8"));
-}
 
 function startServer(cwd: string): Promise<void> {
-  const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--cert", "fullchain.pem", "--key", "server.key", "--data-dir", "data"];
+  const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--cert", "server-fullchain.pem", "--key", "server.key", "--data-dir", "data"];
   const [command, ...prefix] = jamsCommand as [string, ...string[]];
   server = spawn(command, [...prefix, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
   let pending = "";
@@ -147,7 +121,7 @@ beforeAll(async () => {
   if (!existsSync(jamsCommand[0]!)) throw new Error(`${jamsCommand[0]} is missing: run npm install and npm run build first`);
   folder = mkdtempSync(join(tmpdir(), "jams-jamid-"));
   port = await freePort();
-  makeServerCertificate(folder);
+  makeLocalhostCertificates(folder, ["server"]);
   tlsCa = readFileSync(join(folder, "root.crt"), "utf8");
   // Stray files that a compiled Bun binary would read if autoloading were on.
   writeFileSync(join(folder, ".env"), "JAMS_PORT=1\n");

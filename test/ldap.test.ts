@@ -11,9 +11,9 @@ import { eq } from "drizzle-orm";
 import { users } from "../src/store/schema.ts";
 import type { TestServer } from "./support/server.ts";
 import { enroll, makeDeviceKey, makeJamiCsr, userLogin } from "./support/jami-client.ts";
+import { freePort } from "./support/ports.ts";
 import {
   api,
-  freePort,
   ldapBase,
   ldapEntry,
   ldapGroups,

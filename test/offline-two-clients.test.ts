@@ -13,6 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeLocalhostCertificates } from "./support/jams-serve.ts";
 import { startDbusDaemon, stopChildProcess, type DbusDaemon } from "./support/dbus.ts";
 import { JAMID_PATH, NameLookupState, startJamid, type Jamid } from "./support/jamid.ts";
 import { createNamespacePair, type NamespacePair } from "./support/netns.ts";
@@ -37,24 +38,6 @@ const serverLog: LogLine[] = [];
 const buses: DbusDaemon[] = [];
 const daemons: Jamid[] = [];
 
-function openssl(args: string[]): void {
-  const result = spawnSync("openssl", args, { cwd: folder, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
-}
-
-/** Makes a TLS root and a server certificate for IP 10.79.0.1, the appliance's address in namespace A. */
-function makeServerCertificate(): void {
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.crt",
-    "-subj", "/CN=Offline Test TLS Root", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key"]);
-  openssl(["req", "-new", "-key", "server.key", "-out", "server.csr", "-subj", "/CN=10.79.0.1"]);
-  writeFileSync(join(folder, "san.ext"), "subjectAltName=IP:10.79.0.1\nextendedKeyUsage=serverAuth\n");
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "root.crt", "-CAkey", "root.key", "-CAcreateserial",
-    "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
-  writeFileSync(join(folder, "fullchain.pem"), readFileSync(join(folder, "server.crt"), "utf8") + readFileSync(join(folder, "root.crt"), "utf8"));
-}
-
 function jams(args: string[]): void {
   const result = spawnSync(process.execPath, [main, ...args], { cwd: folder, encoding: "utf8" });
   if (result.status !== 0) throw new Error(`jams ${args.join(" ")} failed (${result.status}): ${result.stderr}`);
@@ -67,7 +50,7 @@ function serverLogText(): string {
 /** Starts `jams serve` inside namespace A and waits until it is ready and both children are healthy. */
 async function startAppliance(namespace: string): Promise<void> {
   const args = ["netns", "exec", namespace, process.execPath, main, "serve", "--host", "10.79.0.1", "--port", String(serverPort),
-    "--cert", "fullchain.pem", "--key", "server.key", "--data-dir", "data", "--public-host", "10.79.0.1",
+    "--cert", "server-fullchain.pem", "--key", "server.key", "--data-dir", "data", "--public-host", "10.79.0.1",
     "--dht", "--dht-port", String(dhtPort), "--turn", "--turn-port", String(turnPort), "--turn-realm", "offline.test"];
   server = spawn("ip", args, { cwd: folder, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
@@ -115,7 +98,8 @@ function accountDetails(username: string, password: string): Record<string, stri
 
 beforeAll(async () => {
   folder = mkdtempSync(join(tmpdir(), "jams-offline-"));
-  makeServerCertificate();
+  // The appliance serves on 10.79.0.1, its address in namespace A.
+  makeLocalhostCertificates(folder, ["server"], "IP:10.79.0.1");
   writeFileSync(join(folder, "admin.pw"), "admin password\n");
   writeFileSync(join(folder, "alice.pw"), "alice password\n");
   writeFileSync(join(folder, "bob.pw"), "bob password\n");

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { checkEnrollmentReply } from "./support/jami-client-checks.ts";
 import { enroll, makeDeviceKey, makeJamiCsr, userLogin } from "./support/jami-client.ts";
 import { makeLocalhostCertificates, startServe, stopServe, type ServeProcess } from "./support/jams-serve.ts";
-import { freePort } from "./support/slapd.ts";
+import { freePort } from "./support/ports.ts";
 
 const root = join(import.meta.dirname, "..");
 const builtBinary = join(root, "dist/jams");

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type TLSSocket } from "node:tls";
 import { makeLocalhostCertificates, startServe, stopServe, waitForValue, type ServeProcess } from "./support/jams-serve.ts";
-import { freePort } from "./support/slapd.ts";
+import { freePort } from "./support/ports.ts";
 
 const root = join(import.meta.dirname, "..");
 const jamsBinary = join(root, "dist/jams");

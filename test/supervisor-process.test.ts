@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./support/ports.ts";
 import { stopChildProcess } from "./support/dbus.ts";
 import { bearerGet, deviceLogin, enroll, makeDeviceKey, makeJamiCsr, userLogin } from "./support/jami-client.ts";
 import { freeUdpPort, isAlive, runUclient, waitUntil } from "./support/coturn.ts";
@@ -36,16 +36,6 @@ interface Appliance {
 let folder: string;
 const running: ChildProcess[] = [];
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 function jams(args: string[]): void {
   const result = spawnSync(process.execPath, [main, ...args], { cwd: folder, encoding: "utf8" });
@@ -54,7 +44,7 @@ function jams(args: string[]): void {
 
 /** Starts `jams serve` in its own data directory (sharing the CA set up in beforeAll) and waits for "ready". */
 async function startAppliance(dataDir: string, flags: string[]): Promise<Appliance> {
-  const port = await freeTcpPort();
+  const port = await freePort();
   const args = [main, "serve", "--data-dir", dataDir, "--port", String(port), "--public-host", "127.0.0.1", ...flags];
   const child = spawn(process.execPath, args, { cwd: folder, stdio: ["ignore", "pipe", "pipe"] });
   running.push(child);

@@ -33,15 +33,19 @@ function openssl(dir: string, args: string[]): void {
 }
 
 /**
- * Makes `root.crt`/`root.key`, a test TLS root, in `dir`, then for each name a localhost server
- * certificate signed by it: `NAME.key` (a SEC1 EC key, as certbot writes) and
+ * Makes `root.crt`/`root.key`, a test TLS root, in `dir`, then for each name a server
+ * certificate signed by it, for `subjectAltName` (localhost by default): `NAME.key` (a SEC1 EC key, as certbot writes) and
  * `NAME-fullchain.pem` (server certificate, then the root).
  */
-export function makeLocalhostCertificates(dir: string, names: string[]): void {
+export function makeLocalhostCertificates(
+  dir: string,
+  names: string[],
+  subjectAltName = "DNS:localhost,IP:127.0.0.1",
+): void {
   openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.crt",
     "-subj", "/CN=Test TLS Root", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
     "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-  writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  writeFileSync(join(dir, "san.ext"), `subjectAltName=${subjectAltName}\nextendedKeyUsage=serverAuth\n`);
   const root = readFileSync(join(dir, "root.crt"), "utf8");
   for (const name of names) {
     openssl(dir, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`]);
