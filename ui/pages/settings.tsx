@@ -5,7 +5,8 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, type ApiError, type ChildStatus, type ServerSettings } from "../api.ts";
-import { asApiError, Checkbox, ErrorMessage, Field, Loading, Notice, useApi, useTitle } from "../components.tsx";
+import { asApiError, ErrorMessage, Loading, Notice, useApi, useTitle } from "../components.tsx";
+import { ServerParameterFields, type ServerParameterValues } from "../server-parameters.tsx";
 import {
   DirectoryFields,
   directoryValuesFrom,
@@ -60,11 +61,13 @@ export function Settings() {
 
 function ServerParameters({ data }: { data: ServerSettings }) {
   const { settings } = data;
-  const [serverDomain, setServerDomain] = useState(settings.serverDomain ?? "");
-  const [deviceLifetime, setDeviceLifetime] = useState(formatDuration(settings.deviceLifetime));
-  const [userLifetime, setUserLifetime] = useState(formatDuration(settings.userLifetime));
-  const [crlLifetime, setCrlLifetime] = useState(formatDuration(settings.crlLifetime));
-  const [publicNameServer, setPublicNameServer] = useState(settings.publicNameServer);
+  const [values, setValues] = useState<ServerParameterValues>({
+    serverDomain: settings.serverDomain ?? "",
+    deviceLifetime: formatDuration(settings.deviceLifetime),
+    userLifetime: formatDuration(settings.userLifetime),
+    crlLifetime: formatDuration(settings.crlLifetime),
+    publicNameServer: settings.publicNameServer,
+  });
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<ApiError>();
   const [current, setCurrent] = useState(data);
@@ -76,7 +79,7 @@ function ServerParameters({ data }: { data: ServerSettings }) {
     setError(undefined);
     setSaved(false);
     try {
-      const body = { serverDomain: serverDomain.trim() || null, deviceLifetime, userLifetime, crlLifetime, publicNameServer };
+      const body = { ...values, serverDomain: values.serverDomain.trim() || null };
       setCurrent(await api<ServerSettings>("/api/admin/settings", { method: "PUT", body }));
       setFieldErrors({});
       setSaved(true);
@@ -87,22 +90,14 @@ function ServerParameters({ data }: { data: ServerSettings }) {
     }
     setBusy(false);
   };
-  const lifetimeHint = "A duration such as 365d, 12h or 30m.";
   return (
     <form onSubmit={save}>
-      <Field
-        label="Server domain (public URL)"
-        type="url"
-        value={serverDomain}
-        onValue={setServerDomain}
-        error={fieldErrors.serverDomain}
-        placeholder="https://jams.example.org"
-        hint="Issued certificates carry their CRL and OCSP addresses under it, and clients get their name server from it. Leave it empty to send neither."
+      <ServerParameterFields
+        values={values}
+        onChange={setValues}
+        errors={fieldErrors}
+        domainHint="Issued certificates carry their CRL and OCSP addresses under it, and clients get their name server from it. Leave it empty to send neither."
       />
-      <Field label="Device certificate lifetime" value={deviceLifetime} onValue={setDeviceLifetime} error={fieldErrors.deviceLifetime} hint={lifetimeHint} />
-      <Field label="User (account) certificate lifetime" value={userLifetime} onValue={setUserLifetime} error={fieldErrors.userLifetime} hint={lifetimeHint} />
-      <Field label="CRL lifetime" value={crlLifetime} onValue={setCrlLifetime} error={fieldErrors.crlLifetime} hint={`How long a published revocation list stays valid. ${lifetimeHint}`} />
-      <Checkbox label="Use the public Jami name server (ns.jami.net)" checked={publicNameServer} onChange={setPublicNameServer} />
       <p class="hint">
         Changes apply to certificates issued from now on. Enrolled devices keep their certificates and name server until
         they enroll again. Clients now get the name server {current.nameServer}. Version {current.version}.

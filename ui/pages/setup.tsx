@@ -8,6 +8,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { api, readToken, storeToken, type ApiError, type Info } from "../api.ts";
 import { asApiError, Checkbox, ErrorMessage, Field, useTitle } from "../components.tsx";
+import { ServerParameterFields, type ServerParameterValues } from "../server-parameters.tsx";
 import {
   DirectoryFields,
   emptyDirectoryValues,
@@ -345,21 +346,18 @@ function AuthStep({ onBack, onDone }: { onBack: () => void; onDone: () => void }
 }
 
 function SettingsStep({ onBack, onDone }: { onBack: () => void; onDone: () => Promise<void> }) {
-  const [serverDomain, setServerDomain] = useState(location.protocol === "https:" ? location.origin : "");
-  const [deviceLifetime, setDeviceLifetime] = useState("365d");
-  const [userLifetime, setUserLifetime] = useState("730d");
-  const [crlLifetime, setCrlLifetime] = useState("1d");
-  const [publicNameServer, setPublicNameServer] = useState(sessionStorage.getItem(nameServerKey) === "true");
+  const [values, setValues] = useState<ServerParameterValues>({
+    serverDomain: location.protocol === "https:" ? location.origin : "",
+    deviceLifetime: "365d",
+    userLifetime: "730d",
+    crlLifetime: "1d",
+    publicNameServer: sessionStorage.getItem(nameServerKey) === "true",
+  });
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const form = useStepForm(
     async () => {
-      const body = {
-        ...(serverDomain.trim() ? { serverDomain } : {}),
-        deviceLifetime,
-        userLifetime,
-        crlLifetime,
-        publicNameServer,
-      };
+      const { serverDomain, ...rest } = values;
+      const body = { ...(serverDomain.trim() ? { serverDomain } : {}), ...rest };
       try {
         await api("/api/install/settings", { method: "POST", body });
       } catch (error) {
@@ -370,23 +368,15 @@ function SettingsStep({ onBack, onDone }: { onBack: () => void; onDone: () => Pr
     },
     () => void onDone(),
   );
-  const lifetimeHint = "A duration such as 365d, 12h or 30m.";
   return (
     <form onSubmit={form.submit}>
       <h2>4. Server parameters</h2>
-      <Field
-        label="Server domain (public URL)"
-        type="url"
-        value={serverDomain}
-        onValue={setServerDomain}
-        error={fieldErrors.serverDomain}
-        placeholder="https://jams.example.org"
-        hint="The https:// URL Jami clients use to reach this server, such as https://jams.example.org:8443. Issued certificates carry their CRL and OCSP addresses under it; without it they carry none."
+      <ServerParameterFields
+        values={values}
+        onChange={setValues}
+        errors={fieldErrors}
+        domainHint="The https:// URL Jami clients use to reach this server, such as https://jams.example.org:8443. Issued certificates carry their CRL and OCSP addresses under it; without it they carry none."
       />
-      <Field label="Device certificate lifetime" value={deviceLifetime} onValue={setDeviceLifetime} error={fieldErrors.deviceLifetime} hint={lifetimeHint} />
-      <Field label="User (account) certificate lifetime" value={userLifetime} onValue={setUserLifetime} error={fieldErrors.userLifetime} hint={lifetimeHint} />
-      <Field label="CRL lifetime" value={crlLifetime} onValue={setCrlLifetime} error={fieldErrors.crlLifetime} hint={`How long a published revocation list stays valid. ${lifetimeHint}`} />
-      <Checkbox label="Use the public Jami name server (ns.jami.net)" checked={publicNameServer} onChange={setPublicNameServer} />
       <ErrorMessage error={form.error} />
       <div class="actions">
         <button type="button" onClick={onBack}>
