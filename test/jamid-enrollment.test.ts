@@ -86,7 +86,7 @@ function requests(method: string, path: string): ServerLogLine[] {
   return serverLog.filter((line) => line.msg === "request" && line.method === method && line.path === path);
 }
 
-/** The server's request log lines, one per line, for failure messages. */
+/** Formats the server's log lines, one per line, for failure messages. */
 function requestSummary(): string {
   return serverLog.map((line) => JSON.stringify(line)).join("\n");
 }
@@ -190,7 +190,7 @@ describe("jamid with a local user", () => {
     const login = await userLogin(`https://localhost:${port}`, tlsCa, "alice", "alice: pässwörd");
     const token = (login.json as { access_token: string }).access_token;
     const list = await bearerGet(`https://localhost:${port}`, tlsCa, token, "/api/auth/devices");
-    // jamid 13.7.0 names the device after the host, whatever Account.deviceName says.
+    // jamid 13.7.0 names the device after the host and ignores Account.deviceName.
     const name = (await jamid.getAccountDetails(aliceAccount))["Account.deviceName"];
     expect(list.json).toContainEqual({ deviceId: aliceDeviceId, alias: name, displayName: name, revoked: false });
   });
@@ -221,15 +221,15 @@ describe("jamid with a wrong password", () => {
     const account = await jamid.addAccount(jamsAccountDetails("bob", "not bob's password"));
     await jamid.waitForAccountRemoved(account, 30_000);
     expect(await jamid.getAccountList()).not.toContain(account);
-    const refused = requests("POST", "/api/auth/device").filter((line) => line.status === 401);
-    expect(refused.length).toBe(1);
+    const rejected = requests("POST", "/api/auth/device").filter((line) => line.status === 401);
+    expect(rejected.length).toBe(1);
   }, slow);
 });
 
 describe("jamid with a revoked device", () => {
   let revokedAtLogLine = 0;
 
-  test("is refused with 401 at its next login", async () => {
+  test("gets 401 at its next login", async () => {
     const base = `https://localhost:${port}`;
     const login = await userLogin(base, tlsCa, "alice", "alice: pässwörd");
     const token = (login.json as { access_token: string }).access_token;
@@ -237,19 +237,19 @@ describe("jamid with a revoked device", () => {
     expect(revoked.status).toBe(200);
 
     // jamid makes a device login at every start, to fetch its policy.
-    const refusedBefore = requests("POST", "/api/login").filter((line) => line.status === 401).length;
+    const rejectedBefore = requests("POST", "/api/login").filter((line) => line.status === 401).length;
     await jamid.restart();
-    const refusal = await waitFor("a refused device login", () =>
-      requests("POST", "/api/login").filter((line) => line.status === 401)[refusedBefore],
+    const rejection = await waitFor("a rejected device login", () =>
+      requests("POST", "/api/login").filter((line) => line.status === 401)[rejectedBefore],
     );
-    expect(refusal.error).toBe("device_revoked");
-    revokedAtLogLine = serverLog.indexOf(refusal);
+    expect(rejection.error).toBe("device_revoked");
+    revokedAtLogLine = serverLog.indexOf(rejection);
   }, slow);
 
   test("jamid 13.7.0 keeps its identity after the 401", async () => {
     // Daemons since March 2024 delete the identity on this 401 and ask for the password
     // (ERROR_NEED_MIGRATION). Debian's jamid 13.7.0 (February 2023) predates that: it logs the
-    // refused login and stays REGISTERED on the DHT, while the server refuses all its calls.
+    // rejected login and stays REGISTERED on the DHT, while the server rejects all its calls.
     await Bun.sleep(2000);
     const status = (await jamid.getVolatileAccountDetails(aliceAccount))["Account.registrationStatus"];
     console.log(`jamid 13.7.0 registration status after device revocation: ${status}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The test command (`npm test`): install the Debian packages the tests drive, type-check, build
-# the single executable, run every test file with Bun, run the real-client test again with the
-# server under Deno, and end with one "N passed, N failed" line that CI reads.
+# The test command (`npm test`). It installs the Debian packages the tests drive, type-checks and
+# builds the single executable. It then runs every test file with Bun, runs the real-client test
+# again with the server under Deno, and ends with one "N passed, N failed" line that CI reads.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

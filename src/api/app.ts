@@ -38,6 +38,7 @@ const log = logger("http");
 export function createApp(input: Services): Hono<AppEnv> {
   const services: Services = { ...input, loginThrottle: input.loginThrottle ?? new LoginThrottle() };
   const app = new Hono<AppEnv>();
+
   app.use(requestLog());
   app.use("/api/*", async (c, next) => {
     await next();
@@ -45,9 +46,11 @@ export function createApp(input: Services): Hono<AppEnv> {
     // their own header.
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
   });
+
   const smallBodies = limitBody(maxBodyBytes);
   const syncBodies = limitBody(maxSyncBodyBytes);
   app.use((c, next) => (c.req.path in syncPaths ? syncBodies(c, next) : smallBodies(c, next)));
+
   for (const routes of [
     infoRoutes,
     installRoutes,
@@ -72,6 +75,7 @@ export function createApp(input: Services): Hono<AppEnv> {
   }
   // Last, so that every API route matches first. It never serves /api paths.
   app.route("/", uiRoutes());
+
   app.notFound((c) => renderError(new AppError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`), c));
   app.onError(renderError);
   return app;

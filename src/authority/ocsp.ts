@@ -1,7 +1,7 @@
 /**
  * @module An RFC 6960 OCSP responder for every certificate this server issued.
  *
- * Each answer is signed by the issuer of the certificate asked about: the organisation CA for
+ * Each response is signed by the issuer of the certificate in question: the organisation CA for
  * account certificates, the account key for device certificates. Jami peers (dhtnet) accept
  * only a response signed directly by the issuer, so no delegated responder certificate is used.
  * The signer's certificate is included so tools such as `openssl ocsp` can build its chain.
@@ -33,7 +33,7 @@ const hashNames: Record<string, "sha1" | "sha256" | "sha384" | "sha512"> = {
   "2.16.840.1.101.3.4.2.3": "sha512",
 };
 
-/** The most certificates one request may ask about. */
+/** Maximum number of certificates in one request. */
 const maxRequests = 16;
 
 const reasonCodes: Record<RevocationReason, number> = {
@@ -44,7 +44,7 @@ const reasonCodes: Record<RevocationReason, number> = {
   privilegeWithdrawn: 9,
 };
 
-/** Answers a DER OCSP request with a DER OCSP response; malformed input gets an error status. */
+/** Builds the DER OCSP response to a DER OCSP request; malformed input gets an error status. */
 export async function answerOcspRequest(store: Store, requestDer: Uint8Array): Promise<Uint8Array> {
   let request: ocsp.OCSPRequest;
   try {
@@ -66,7 +66,7 @@ export async function answerOcspRequest(store: Store, requestDer: Uint8Array): P
   return sign(first, responses, nonceOf(request), now);
 }
 
-/** An issuer that may answer: its certificate, key, and which certificates it signs. */
+/** An issuer that may sign responses: its certificate, key, and which certificates it signs. */
 interface Signer extends Issuer {
   kind: "ca" | "account";
   userId?: number;
@@ -99,7 +99,7 @@ function matchesIssuer(certId: ocsp.CertID, issuer: Issuer): boolean {
   return nameHash.equals(Buffer.from(certId.issuerNameHash.buffer)) && keyHash.equals(Buffer.from(certId.issuerKeyHash.buffer));
 }
 
-/** The contents of the subjectPublicKey BIT STRING, which OCSP key hashes cover. */
+/** Returns the contents of the subjectPublicKey BIT STRING, which OCSP key hashes cover. */
 function publicKeyBits(issuer: Issuer): Uint8Array {
   const certificate = AsnConvert.parse(issuer.certificate.rawData, Certificate);
   return new Uint8Array(certificate.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey);
@@ -172,7 +172,7 @@ async function sign(signer: Signer, responses: ocsp.SingleResponse[], nonce: Ext
       response: new OctetString(AsnConvert.serialize(basic)),
     }),
   });
-  log.debug({ signer: signer.kind, responses: responses.length }, "answered OCSP request");
+  log.debug({ signer: signer.kind, responses: responses.length }, "signed OCSP response");
   return new Uint8Array(AsnConvert.serialize(response));
 }
 

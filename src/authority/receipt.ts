@@ -19,7 +19,7 @@ export interface SignedReceipt {
   receiptSignature: string;
 }
 
-/** Builds and signs the receipt that tells the client which account its device belongs to. */
+/** Builds and signs the receipt that names the account the device belongs to. */
 export async function signDeviceReceipt(input: {
   accountKey: StoredKey;
   accountId: string;

@@ -1,8 +1,7 @@
 /**
  * @module The `jams` command line: dispatches to the subcommands.
  *
- * Commands are imported only when they run, so `--help` and `--version` load no server code
- * and answer in a few milliseconds.
+ * Commands are imported only when they run, so `--help` and `--version` load no server code.
  */
 import { commit, version } from "../version.ts";
 import { usage } from "./help.ts";

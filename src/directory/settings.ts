@@ -189,7 +189,7 @@ function invalidSettings(fields: { field: string; message: string }[]) {
   return badRequest("invalid_settings", `invalid directory settings: ${summary}`, { fields });
 }
 
-/** What a connection needs, common to both directory kinds. */
+/** Connection parameters common to both directory kinds. */
 export interface ConnectionParameters {
   kind: "ldap" | "ad";
   /** `ldap://host:port` or `ldaps://host:port`; IPv6 hosts are bracketed. */
@@ -213,11 +213,24 @@ export interface ConnectionParameters {
   domain?: string;
 }
 
+/** Returns the transport: LDAPS when `secure`, else StartTLS when asked for, else none. */
+function transportOf(secure: boolean, startTls: boolean | undefined): "ldaps" | "starttls" | "none" {
+  if (secure) return "ldaps";
+  return startTls ? "starttls" : "none";
+}
+
+/** Returns the explicit port, else the one in the URL, else the default for the transport. */
+function portOf(explicit: number | undefined, inUrl: string, secure: boolean): number {
+  if (explicit !== undefined) return explicit;
+  if (inUrl) return Number(inUrl);
+  return secure ? 636 : 389;
+}
+
 /** Derives the connection parameters from validated settings. */
 export function connectionParameters(settings: DirectorySettings): ConnectionParameters {
   if (settings.type === "AD") {
-    const transport = settings.ssl ? "ldaps" : settings.startTls ? "starttls" : "none";
-    const port = settings.port ?? (settings.ssl ? 636 : 389);
+    const transport = transportOf(settings.ssl, settings.startTls);
+    const port = portOf(settings.port, "", settings.ssl);
     const host = settings.host;
     return {
       kind: "ad",
@@ -239,14 +252,14 @@ export function connectionParameters(settings: DirectorySettings): ConnectionPar
   }
   const url = new URL(settings.url);
   const secure = url.protocol === "ldaps:";
-  const port = settings.port ?? (url.port ? Number(url.port) : secure ? 636 : 389);
+  const port = portOf(settings.port, url.port, secure);
   const host = url.hostname.replace(/^\[|\]$/g, "");
   return {
     kind: "ldap",
     url: `${url.protocol}//${url.hostname}:${port}`,
     host,
     port,
-    transport: secure ? "ldaps" : settings.startTls ? "starttls" : "none",
+    transport: transportOf(secure, settings.startTls),
     caCertificates: settings.caCertificates,
     unsafeSkipCertificateCheck: settings.unsafeSkipCertificateCheck,
     bindDn: settings.bindDn,
@@ -264,7 +277,7 @@ function definedOnly(map: Partial<Record<string, string | undefined>> | undefine
   return Object.fromEntries(Object.entries(map ?? {}).filter(([, value]) => value !== undefined)) as Partial<AttributeMap>;
 }
 
-/** The settings without the bind password, for API replies and logs. */
+/** Returns the settings without the bind password, for API replies and logs. */
 export function redactSettings(settings: DirectorySettings): Record<string, unknown> {
   const { bindPassword, ...rest } = settings;
   return { ...rest, bindPasswordSet: Boolean(bindPassword) };

@@ -22,7 +22,7 @@ export interface Issuer {
   key: StoredKey;
 }
 
-/** What an issued certificate looks like to the caller. */
+/** An issued certificate with its PEM, serial and expiry. */
 export interface IssuedCertificate {
   certificate: x509.X509Certificate;
   pem: string;
@@ -69,7 +69,7 @@ export async function createCaCertificate(
   return issued(certificate, serial, notAfter);
 }
 
-/** Where relying parties check a certificate's revocation status. */
+/** URLs where relying parties check a certificate's revocation status. */
 export interface RevocationUrls {
   /** URL of the CRL of the certificate's issuer. */
   crl: string;

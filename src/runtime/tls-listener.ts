@@ -3,7 +3,7 @@
  * certificate and hands the peer chain to the app.
  *
  * Bun's own `Bun.serve` and its `node:https` do not expose the client certificate to handlers
- * (Bun 1.4.4); a `node:tls` server that passes each socket to a `node:http` server does, under
+ * (Bun 1.4.4). A `node:tls` server that passes each socket to a `node:http` server does, under
  * Bun and Deno alike. Everything runtime-specific about serving lives in this file.
  */
 import { getRequestListener } from "@hono/node-server";
@@ -111,7 +111,7 @@ export function listenTls(options: {
 
 /**
  * Gives every request `requestMs` to arrive whole and get its response, so a client that trickles
- * a byte every few seconds cannot hold a connection open; the idle timeout does not see it.
+ * a byte every few seconds cannot hold a connection open. The idle timeout does not catch that.
  * Node's server has `headersTimeout` and `requestTimeout` for this, but Bun's node:http
  * (1.4.4) does not apply them, so the deadline is kept here.
  */

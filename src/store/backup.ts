@@ -4,7 +4,7 @@
  *
  * A snapshot is SQLite's `VACUUM INTO` copy. Encrypted, the file is `JAMSBAK1`, a scrypt salt,
  * an AES-256-GCM nonce, then the ciphertext and its tag. Unencrypted, it is the SQLite file
- * itself, written 0600, because it holds private keys.
+ * itself, written 0600, because it contains private keys.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
@@ -86,7 +86,7 @@ export function isSqliteFile(bytes: Buffer): boolean {
   return bytes.subarray(0, 16).toString("latin1") === "SQLite format 3\u0000";
 }
 
-/** Tells whether a data directory already holds a database. */
+/** Tells whether a data directory already contains a database. */
 export function hasDatabase(dataDir: string): boolean {
   return existsSync(join(dataDir, "jams.db"));
 }

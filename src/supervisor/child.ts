@@ -106,7 +106,7 @@ export class SupervisedChild {
     return this.#spec.name;
   }
 
-  /** Starts the child; problems are logged and retried in the background, never thrown. */
+  /** Starts the child in the background. Start failures are logged and retried, not thrown. */
   start(): void {
     if (this.#state !== "stopped") return;
     this.#state = "starting";

@@ -98,7 +98,7 @@ export function keyOf(kind: SyncKind, item: SyncItem): string {
   return item[kinds[kind].key] as string;
 }
 
-/** The item's latest event time in milliseconds. */
+/** Returns the item's latest event time in milliseconds. */
 function latest(kind: SyncKind, item: SyncItem): number {
   let newest = 0;
   for (const field of kinds[kind].timestamps) {

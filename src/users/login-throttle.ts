@@ -1,7 +1,7 @@
 /**
  * @module Throttling of password guessing. Failed logins are counted per user and client
- * address, per user, and per address over a sliding window; past a limit, further attempts
- * are refused with 429 before any password is checked, so a guess past the limit learns nothing.
+ * address, per user, and per address over a sliding window. Past a limit, further attempts
+ * are rejected with 429 before any password is checked, so a guess past the limit learns nothing.
  * A 429 is safe for Jami clients: only a 401 makes them delete their identity.
  */
 import { AppError } from "../api/errors.ts";

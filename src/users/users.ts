@@ -23,7 +23,7 @@ export function checkUsername(username: unknown): string {
     );
   }
   // NFKC folds look-alike compatibility forms (fullwidth "ａlice") into the plain name, so the
-  // uniqueness check sees them; mixing scripts ("аlice" with a Cyrillic а) is refused outright.
+  // uniqueness check catches them. Mixing scripts ("аlice" with a Cyrillic а) is rejected.
   const normalized = username.normalize("NFKC");
   if (confusableScripts.filter((script) => script.test(normalized)).length > 1) {
     throw badRequest("invalid_username", "username mixes Latin, Cyrillic or Greek letters, so it could imitate another name");

@@ -38,7 +38,7 @@ export const testAdmin = { username: "admin", password: "admin-password" };
 
 let sharedCa: Promise<CaMaterial> | undefined;
 
-/** One generated CA for the whole test process: RSA 4096 generation costs about a second. */
+/** Returns one generated CA for the whole test process, because RSA 4096 generation takes about a second. */
 export function testCa(): Promise<CaMaterial> {
   sharedCa ??= generateCa({ commonName: "Test Organisation CA", organization: "Test" });
   return sharedCa;

@@ -58,9 +58,11 @@ export function adminDeviceRoutes(services: Services): Hono<AppEnv> {
   return app;
 }
 
-/** A device as the admin API shows it. */
+/** Returns a device as the admin API shows it. */
 export function describeDevice(device: typeof devices.$inferSelect, username: string, now = Date.now()) {
-  const status: DeviceStatus = device.revokedAt !== null ? "revoked" : device.notAfter <= now ? "expired" : "active";
+  let status: DeviceStatus = "active";
+  if (device.revokedAt !== null) status = "revoked";
+  else if (device.notAfter <= now) status = "expired";
   return {
     deviceId: device.deviceId,
     username,

@@ -72,9 +72,11 @@ export function adminUserRoutes(services: Services): Hono<AppEnv> {
   return app;
 }
 
-/** A user as the admin API shows it; never includes the password hash. */
+/** Returns a user as the admin API shows it, without the password hash. */
 export function describeUser(user: UserRow) {
-  const status: UserStatus = user.revokedAt !== null ? "revoked" : user.disabled ? "disabled" : "active";
+  let status: UserStatus = "active";
+  if (user.revokedAt !== null) status = "revoked";
+  else if (user.disabled) status = "disabled";
   return {
     username: user.username,
     role: user.role,

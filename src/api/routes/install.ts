@@ -1,7 +1,7 @@
 /**
  * @module The first-run setup wizard over HTTP, on JAMS's paths. `PUT /api/install/start`
  * returns an ADMIN token (30 minutes) that the other steps require. Once setup is complete,
- * every route here answers 404 with `{"installed": true}`.
+ * every route here returns 404 with `{"installed": true}`.
  */
 import { Hono } from "hono";
 import { generateCa, importCa, type CaMaterial } from "../../authority/ca.ts";

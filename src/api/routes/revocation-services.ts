@@ -56,7 +56,7 @@ export function revocationServiceRoutes(services: Services): Hono<AppEnv> {
   });
 
   app.get("/api/ocsp/:request{.+}", async (c) => {
-    // RFC 6960 appendix A: the path holds the URL-encoded base64 of the DER request.
+    // RFC 6960 appendix A: the path is the URL-encoded base64 of the DER request.
     let encoded: string;
     try {
       encoded = decodeURIComponent(c.req.param("request"));

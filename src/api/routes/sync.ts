@@ -1,7 +1,7 @@
 /**
  * @module Contact and conversation sync between a user's devices: `POST /api/auth/contacts`,
  * `/api/auth/conversations` and `/api/auth/conversationRequests`. Each takes the device's list
- * and answers with the merged list; both are always JSON arrays.
+ * and returns the merged list; both are always JSON arrays.
  */
 import { Hono } from "hono";
 import { findAccount } from "../../authority/accounts.ts";

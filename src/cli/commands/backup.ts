@@ -56,7 +56,7 @@ export async function runRestore(args: string[], env: Record<string, string | un
   if (!values.in) throw new UsageError("restore needs --in FILE");
   const config = loadServeConfig({ flags: { dataDir: values["data-dir"] }, configFile: values.config, env });
   if (hasDatabase(config.dataDir)) {
-    throw new UsageError(`--data-dir ${config.dataDir} already holds a jams.db; restore into an empty data directory`);
+    throw new UsageError(`--data-dir ${config.dataDir} already contains a jams.db; restore into an empty data directory`);
   }
   let file: Buffer;
   try {
