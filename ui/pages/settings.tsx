@@ -1,7 +1,7 @@
 /**
- * @module The Settings screen: the server parameters, which apply to certificates issued after a
- * change; the user source, whose directory settings can be edited and tested; the supervised DHT
- * node and TURN server; and downloads of the CA certificate and the CRL.
+ * @module The Settings screen. It edits the server parameters, which apply to certificates issued
+ * after a change, and the directory settings of the user source, which it can also test. It shows
+ * the supervised DHT node and TURN server, and offers the CA certificate and the CRL for download.
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, type ApiError, type ChildStatus, type ServerSettings } from "../api.ts";
