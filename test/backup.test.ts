@@ -117,7 +117,7 @@ describe("restore", () => {
   test("a non-empty data dir is refused", () => {
     const result = jams(["restore", "--in", "plain.db", "--data-dir", original.dataDir]);
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain("already holds a jams.db");
+    expect(result.stderr).toContain("already contains a jams.db");
   });
 
   test("restores into a new data dir", () => {
